@@ -1,0 +1,54 @@
+"""The retrain flow: generate -> split -> weights -> train x3 (in processes) -> evaluate -> report."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+from prefect import flow, get_run_logger
+from prefect.runtime import flow_run
+from prefect.task_runners import ProcessPoolTaskRunner
+from prefect.utilities.names import generate_slug
+
+from imbalance.config import RetrainConfig
+from imbalance.lifecycle import staged_run
+from imbalance.provenance import utc_now
+from imbalance.variants import VARIANTS, class_weight_for
+from tasks.data import generate_dataset, split_dataset
+from tasks.evaluate import evaluate_variants
+from tasks.report import write_report
+from tasks.train import train_variant
+from tasks.weights import compute_class_weights
+
+
+def flow_run_name() -> str:
+    """Return a readable name that sorts by time, e.g. 20261129T020000Z-witty-otter."""
+    return f"{utc_now():%Y%m%dT%H%M%SZ}-{generate_slug(2)}"
+
+
+@flow(
+    name="retrain",
+    flow_run_name=flow_run_name,
+    # Processes, not threads: TensorFlow's random state is per process, so a variant
+    # trained beside others gives the same model as one trained alone (FACTS.md).
+    task_runner=ProcessPoolTaskRunner(max_workers=3),
+    log_prints=False,
+)
+def retrain(cfg: RetrainConfig = RetrainConfig()) -> str:  # noqa: B008 (Prefect reads the default)
+    """Retrain the three class-weight variants and return the folder of the complete run."""
+    logger = get_run_logger()
+    with staged_run(cfg, flow_run.get_name() or flow_run_name()) as staged:
+        run = staged.paths
+        logger.info("run %s: staging in %s", run.run_id, run.root)
+        rows = generate_dataset(cfg, run)
+        counts = split_dataset(cfg, run)
+        staged.counts = {"dataset_rows": rows, **asdict(counts)}
+        weights = compute_class_weights(cfg, run)
+        futures = [
+            train_variant.submit(cfg, run, name, class_weight_for(VARIANTS[name], weights))
+            for name in cfg.variants
+        ]
+        trained = [future.result() for future in futures]
+        metrics = evaluate_variants(cfg, run, trained)
+        write_report(cfg, run, counts, metrics)
+    logger.info("run %s complete: %s", staged.final.run_id, staged.final.root)
+    return str(staged.final.root)

@@ -1,0 +1,1 @@
+"""imbalance-flow: the shared core (config, variants, artifact store, CLI)."""

@@ -1,0 +1,124 @@
+"""`imbalance run`: one option per config field, then the flow in Prefect's local mode."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+from collections.abc import Iterator
+
+from pydantic import ValidationError
+
+from imbalance.config import RetrainConfig, describe_error
+
+
+def _option(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "run",
+        help="run the retrain flow (tutorial defaults) and print the comparison",
+        description="Run the retrain flow. Every option is a config field; unset ones keep "
+        "the tutorial's default.",
+    )
+    for name, field in RetrainConfig.model_fields.items():
+        default = field.get_default(call_default_factory=True)
+        help_text = f"{field.description} (default: {json.dumps(default)})"
+        if field.annotation is bool:
+            parser.add_argument(
+                _option(name), dest=name, action=argparse.BooleanOptionalAction, help=help_text
+            )
+        else:
+            parser.add_argument(_option(name), dest=name, metavar="VALUE", help=help_text)
+    parser.set_defaults(handler=handle)
+
+
+def parse_overrides(args: argparse.Namespace) -> dict:
+    """Return the config fields given on the command line, in the form pydantic validates.
+
+    Lists are comma-separated (`--variants baseline,manual`); the class-weight map is
+    `0:1,1:200` or JSON. Pydantic checks types and bounds afterwards.
+    """
+    overrides = {}
+    for name, field in RetrainConfig.model_fields.items():
+        value = getattr(args, name, None)
+        if value is None:
+            continue
+        origin = getattr(field.annotation, "__origin__", None)
+        if origin is list:
+            value = [v.strip() for v in value.split(",") if v.strip()]
+        elif origin is dict:
+            value = _parse_mapping(name, value)
+        overrides[name] = value
+    return overrides
+
+
+def _parse_mapping(name: str, text: str) -> dict:
+    from imbalance.cli import UserError
+
+    text = text.strip()
+    if text.startswith("{"):
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise UserError(f"{_option(name)}: not valid JSON: {exc}") from None
+    try:
+        return dict(pair.split(":", 1) for pair in text.split(","))
+    except ValueError:
+        raise UserError(f"{_option(name)}: expected CLASS:WEIGHT,... such as 0:1,1:200") from None
+
+
+def config_from_args(args: argparse.Namespace) -> RetrainConfig:
+    """Return the validated config, or raise a one-line UserError naming the bad fields."""
+    from imbalance.cli import UserError
+
+    try:
+        return RetrainConfig(**parse_overrides(args))
+    except ValidationError as exc:
+        raise UserError(describe_error(exc)) from None
+
+
+@contextlib.contextmanager
+def local_prefect_api() -> Iterator[None]:
+    """Share one temporary Prefect server with the training processes in local mode.
+
+    Without an API URL every process of the task runner would start a temporary
+    server of its own (measured: ~8 s each, and their task runs lost in it).
+    """
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    if PREFECT_API_URL.value() or os.environ.get("PREFECT_API_URL"):
+        yield
+        return
+    from prefect.server.api.server import SubprocessASGIServer
+
+    server = SubprocessASGIServer()
+    server.start()
+    try:
+        with temporary_settings(updates={PREFECT_API_URL: server.api_url}):
+            yield
+    finally:
+        server.stop()
+
+
+def handle(args: argparse.Namespace) -> int:
+    from imbalance.cli import UserError
+    from tasks.data import DataError
+
+    cfg = config_from_args(args)
+    from flows.retrain import retrain
+    from imbalance import store
+    from tasks.report import comparison_table
+
+    with local_prefect_api():
+        try:
+            run_dir = retrain(cfg)
+        except DataError as exc:
+            raise UserError(str(exc)) from None
+    run = store.RunPaths(__import__("pathlib").Path(run_dir))
+    print(f"\nrun directory: {run.root}\n")
+    print(comparison_table(store.read_json(run.metrics)))
+    return 0

@@ -1,0 +1,46 @@
+"""Import Keras/TensorFlow quietly, only where a model is trained or loaded."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from types import ModuleType
+
+
+@contextlib.contextmanager
+def _stderr_silenced():
+    """Point file descriptor 2 at /dev/null for the duration of the block.
+
+    TensorFlow's C++ runtime prints CUDA and oneDNN lines straight to fd 2 while it
+    is imported, before its own logging exists, so TF_CPP_MIN_LOG_LEVEL cannot stop
+    them (see FACTS.md). Only a file-descriptor redirect does.
+    """
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+def load_keras() -> ModuleType:
+    """Return the `keras` module, importing TensorFlow without its start-up noise."""
+    if "keras" in sys.modules and "tensorflow" in sys.modules:
+        return sys.modules["keras"]
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    # oneDNN's fused kernels can round differently with the thread count; off keeps
+    # a variant's weights identical in any process layout (and silences its banner).
+    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+    with _stderr_silenced():
+        import tensorflow as tf  # noqa: F401
+        import keras
+
+    tf.get_logger().setLevel("ERROR")
+    return keras

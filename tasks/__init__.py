@@ -1,0 +1,1 @@
+"""Pipeline steps: each a pure typed function plus a thin Prefect task wrapper."""

@@ -1,0 +1,71 @@
+"""The tutorial's network and the plain `model.fit` trainer (TensorFlow imported lazily)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from imbalance.tf import load_keras
+
+if TYPE_CHECKING:
+    import keras
+
+
+def build_model(hidden_units: int, learning_rate: float, seed: int) -> keras.Model:
+    """Return the tutorial's compiled network, its initial weights fixed by `seed`.
+
+    Input(2) -> Dense(h, relu) -> Dense(h, relu) -> Dense(1, sigmoid), binary
+    cross-entropy, Adam.
+    """
+    keras = load_keras()
+    keras.utils.set_random_seed(seed)
+    model = keras.Sequential(
+        [
+            keras.Input(shape=(2,)),
+            keras.layers.Dense(hidden_units, activation="relu"),
+            keras.layers.Dense(hidden_units, activation="relu"),
+            keras.layers.Dense(1, activation="sigmoid"),
+        ]
+    )
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate=learning_rate),
+        loss="binary_crossentropy",
+    )
+    return model
+
+
+def train_with_fit(
+    model: keras.Model,
+    x: np.ndarray,
+    y: np.ndarray,
+    *,
+    epochs: int,
+    batch_size: int,
+    class_weight: dict[int, float] | None,
+    shuffle: bool = True,
+    seed: int = 0,
+) -> list[float]:
+    """Train `model` in place with `model.fit`; return the loss of each epoch.
+
+    One whole epoch per `steps_per_execution` call: the same updates as the
+    tutorial's plain fit, with far fewer Python round trips (FACTS.md: 4x faster).
+    """
+    keras = load_keras()
+    keras.utils.set_random_seed(seed)
+    steps_per_epoch = max(1, -(-len(x) // batch_size))
+    model.compile(
+        optimizer=model.optimizer,
+        loss=model.loss,
+        steps_per_execution=steps_per_epoch,
+    )
+    history = model.fit(
+        x,
+        y,
+        epochs=epochs,
+        batch_size=batch_size,
+        class_weight=class_weight,
+        shuffle=shuffle,
+        verbose=0,
+    )
+    return [float(v) for v in history.history["loss"]]

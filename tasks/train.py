@@ -1,0 +1,88 @@
+"""Train one variant in its own process: build, fit, save the model, score the test split."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+from prefect import task
+
+from imbalance import store
+from imbalance.config import RetrainConfig
+from imbalance.store import RunPaths
+from tasks.data import FEATURES, LABEL
+
+SCORES_SCHEMA = pa.schema([("score", pa.float32())])
+PREDICT_BATCH = 65_536
+
+
+@dataclass(frozen=True)
+class TrainedVariant:
+    """What training hands to evaluation: small values and the files it wrote."""
+
+    name: str
+    class_weight: dict[int, float] | None
+    losses: list[float]
+    train_seconds: float
+
+
+def features_and_labels(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Return the float32 feature matrix and labels Keras trains on."""
+    return frame[FEATURES].to_numpy(np.float32), frame[LABEL].to_numpy(np.float32)
+
+
+def fit_variant(
+    cfg: RetrainConfig,
+    x: np.ndarray,
+    y: np.ndarray,
+    class_weight: dict[int, float] | None,
+):
+    """Return (model, per-epoch losses) of one variant trained with the configured trainer.
+
+    Every variant starts from the same weights and shuffles the same way (`train_seed`),
+    so the only difference between them is the class weighting, and a variant trained
+    alone, in parallel or in another run gives the same model.
+    """
+    from tasks.model import build_model
+
+    model = build_model(cfg.hidden_units, cfg.learning_rate, seed=cfg.train_seed)
+    if cfg.trainer == "fit":
+        from tasks.model import train_with_fit as trainer
+    else:
+        from tasks.fused import train_fused as trainer
+    losses = trainer(
+        model,
+        x,
+        y,
+        epochs=cfg.epochs,
+        batch_size=cfg.batch_size,
+        class_weight=class_weight,
+        shuffle=True,
+        seed=cfg.train_seed,
+    )
+    return model, losses
+
+
+def score(model, x: np.ndarray) -> np.ndarray:
+    """Return the model's class-1 score of each row."""
+    return model.predict(x, batch_size=PREDICT_BATCH, verbose=0).reshape(-1).astype(np.float32)
+
+
+@task(name="train_variant", task_run_name="train-{variant}")
+def train_variant(
+    cfg: RetrainConfig, run: RunPaths, variant: str, class_weight: dict[int, float] | None
+) -> TrainedVariant:
+    """Train `variant`, save its model and test scores into the run, return a summary."""
+    x, y = features_and_labels(store.read_parquet(run.train))
+    started = time.perf_counter()
+    model, losses = fit_variant(cfg, x, y, class_weight)
+    seconds = time.perf_counter() - started
+    store.save_model(run.model(variant), model)
+    store.write_json(run.history(variant), {"variant": variant, "loss": losses})
+    x_test, _ = features_and_labels(store.read_parquet(run.test))
+    scores = pd.DataFrame({"score": score(model, x_test)})
+    store.write_parquet(run.scores(variant), scores, SCORES_SCHEMA, {"variant": variant})
+    return TrainedVariant(variant, class_weight, losses, round(seconds, 3))
