@@ -47,7 +47,9 @@ class RetrainConfig(BaseModel):
     hidden_units: int = Field(
         2, ge=1, le=256, title="Hidden units", description="Units in each of the two hidden layers."
     )
-    epochs: int = Field(50, ge=1, le=1000, title="Epochs", description="Passes over the training split.")
+    epochs: int = Field(
+        50, ge=1, le=1000, title="Epochs", description="Passes over the training split."
+    )
     batch_size: int = Field(
         100, ge=1, le=1_000_000, title="Batch size", description="Rows per gradient step."
     )
@@ -97,7 +99,9 @@ class RetrainConfig(BaseModel):
     @classmethod
     def _weights_for_both_classes(cls, value: dict[int, float]) -> dict[int, float]:
         if set(value) != {0, 1}:
-            raise ValueError(f"needs a weight for class 0 and class 1 only, got classes {sorted(value)}")
+            raise ValueError(
+                f"needs a weight for class 0 and class 1 only, got classes {sorted(value)}"
+            )
         bad = {k: v for k, v in value.items() if not v > 0}
         if bad:
             raise ValueError(f"weights must be > 0, got {bad}")

@@ -39,8 +39,8 @@ def load_keras() -> ModuleType:
     os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
     with _stderr_silenced():
-        import tensorflow as tf  # noqa: F401
         import keras
+        import tensorflow as tf  # noqa: F401
 
     tf.get_logger().setLevel("ERROR")
     return keras

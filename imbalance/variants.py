@@ -27,6 +27,8 @@ VARIANTS: dict[str, Variant] = {
 }
 
 
-def class_weight_for(variant: Variant, weights: dict[str, dict[int, float]]) -> dict[int, float] | None:
+def class_weight_for(
+    variant: Variant, weights: dict[str, dict[int, float]]
+) -> dict[int, float] | None:
     """Return the class weights `variant` trains with, from the computed `weights`."""
     return None if variant.weight_rule == "none" else weights[variant.weight_rule]

@@ -17,9 +17,7 @@ from imbalance.store import RunPaths
 
 FEATURES = ["x1", "x2"]
 LABEL = "label"
-DATASET_SCHEMA = pa.schema(
-    [("x1", pa.float64()), ("x2", pa.float64()), ("label", pa.int8())]
-)
+DATASET_SCHEMA = pa.schema([("x1", pa.float64()), ("x2", pa.float64()), ("label", pa.int8())])
 
 
 class DataError(ValueError):
@@ -58,7 +56,9 @@ def split_frame(frame: pd.DataFrame, cfg: RetrainConfig) -> tuple[pd.DataFrame, 
     labels = frame[LABEL]
     minority = int(labels.sum())
     if cfg.stratify and minority < 2:
-        raise DataError(f"cannot stratify: the data has {minority} minority row(s), at least 2 needed")
+        raise DataError(
+            f"cannot stratify: the data has {minority} minority row(s), at least 2 needed"
+        )
     train, test = train_test_split(
         frame,
         test_size=cfg.test_size,
@@ -66,9 +66,10 @@ def split_frame(frame: pd.DataFrame, cfg: RetrainConfig) -> tuple[pd.DataFrame, 
         stratify=labels if cfg.stratify else None,
     )
     if int(train[LABEL].sum()) == 0:
+        hint = "set stratify" if minority >= 2 else "raise n_samples or minority_fraction"
         raise DataError(
-            f"the training split has no minority example ({minority} in all {len(frame)} rows): "
-            "raise n_samples or minority_fraction, or set stratify"
+            f"the training split has no minority example ({minority} in all "
+            f"{len(frame)} rows): {hint}"
         )
     return train, test
 
@@ -85,8 +86,15 @@ def count_split(train: pd.DataFrame, test: pd.DataFrame) -> SplitCounts:
 
 def _generation_metadata(cfg: RetrainConfig) -> dict:
     return cfg.model_dump(
-        include={"n_samples", "minority_fraction", "class_sep", "data_seed", "test_size",
-                 "split_seed", "stratify"}
+        include={
+            "n_samples",
+            "minority_fraction",
+            "class_sep",
+            "data_seed",
+            "test_size",
+            "split_seed",
+            "stratify",
+        }
     ) | {"source": "sklearn.datasets.make_classification"}
 
 

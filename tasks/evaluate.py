@@ -65,4 +65,3 @@ def evaluate_variants(cfg: RetrainConfig, run: RunPaths, trained: list[TrainedVa
     metrics = {"threshold": cfg.threshold, "test_rows": len(test), "variants": results}
     store.write_json(run.metrics, metrics)
     return metrics
-

@@ -25,8 +25,10 @@ def comparison_table(metrics: dict) -> str:
     rows = []
     for name, m in metrics["variants"].items():
         weight = m["class_weight"]
-        weight_text = "none" if weight is None else ", ".join(
-            f"{k}: {float(v):.4g}" for k, v in weight.items()
+        weight_text = (
+            "none"
+            if weight is None
+            else ", ".join(f"{k}: {float(v):.4g}" for k, v in weight.items())
         )
         cm = ", ".join(str(v) for row in m["confusion_matrix"] for v in row)
         cells = " | ".join(_cell(m[c]) for c in TABLE_COLUMNS)
@@ -53,9 +55,7 @@ def render_report(run_id: str, cfg: RetrainConfig, counts: SplitCounts, metrics:
 
 
 @task(name="write_report")
-def write_report(
-    cfg: RetrainConfig, run: RunPaths, counts: SplitCounts, metrics: dict
-) -> str:
+def write_report(cfg: RetrainConfig, run: RunPaths, counts: SplitCounts, metrics: dict) -> str:
     """Write report.md into the run; return its markdown."""
     text = render_report(run.run_id, cfg, counts, metrics)
     store.write_text(run.report, text)

@@ -95,13 +95,12 @@ def local_prefect_api() -> Iterator[None]:
         return
     from prefect.server.api.server import SubprocessASGIServer
 
+    # The default instance is the one the flow itself would start; Prefect stops it at
+    # exit, after its log worker has drained (stopping it here loses the last logs).
     server = SubprocessASGIServer()
     server.start()
-    try:
-        with temporary_settings(updates={PREFECT_API_URL: server.api_url}):
-            yield
-    finally:
-        server.stop()
+    with temporary_settings(updates={PREFECT_API_URL: server.api_url}):
+        yield
 
 
 def handle(args: argparse.Namespace) -> int:

@@ -1,0 +1,5 @@
+import sys
+
+from imbalance.cli import main
+
+sys.exit(main())

@@ -1,0 +1,119 @@
+"""The whole flow on a tiny config, under a real (temporary) Prefect server."""
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from prefect.task_runners import ProcessPoolTaskRunner
+
+from flows.retrain import retrain
+from imbalance import store
+from imbalance.config import RetrainConfig
+from imbalance.store import RunPaths
+from tasks.data import DATASET_SCHEMA
+
+pytestmark = pytest.mark.slow
+VARIANTS = ["baseline", "balanced", "manual"]
+EXPECTED_FILES = {
+    "data/dataset.parquet",
+    "data/train.parquet",
+    "data/test.parquet",
+    "weights.json",
+    "metrics.json",
+    "report.md",
+    "predictions.parquet",
+    *(f"models/{v}.keras" for v in VARIANTS),
+    *(f"models/{v}.history.json" for v in VARIANTS),
+}
+
+
+@pytest.fixture(scope="module")
+def two_runs(tmp_path_factory, tiny):
+    """Two runs of one config training one variant after another, then one in parallel."""
+    cfg = RetrainConfig(**tiny, artifacts_dir=str(tmp_path_factory.mktemp("artifacts")))
+    one_by_one = retrain.with_options(task_runner=ProcessPoolTaskRunner(max_workers=1))
+    in_parallel = retrain.with_options(task_runner=ProcessPoolTaskRunner(max_workers=3))
+    first = RunPaths(Path(one_by_one(cfg)))
+    second = RunPaths(Path(one_by_one(cfg)))
+    parallel = RunPaths(Path(in_parallel(cfg)))
+    return cfg, first, second, parallel
+
+
+def test_a_run_writes_every_file_and_a_manifest_of_them(two_runs):
+    cfg, run, _, _ = two_runs
+    manifest = store.read_json(run.manifest)
+    assert set(manifest["files"]) == EXPECTED_FILES
+    for rel, digest in manifest["files"].items():
+        assert store.file_digest(run.root / rel) == digest
+    assert manifest["status"] == "completed"
+    assert manifest["config"]["n_samples"] == 5_000
+    assert manifest["counts"]["train_rows"] == 4_000
+    assert manifest["versions"]["tensorflow"] and manifest["versions"]["prefect"]
+    assert store.read_json(run.root.parent.parent / "latest.json")["run_id"] in {
+        p.name for p in run.root.parent.iterdir()
+    }
+    assert not list((run.root.parent.parent / ".staging").iterdir())
+
+
+def test_parquet_files_have_their_schema_and_row_counts(two_runs):
+    _, run, _, _ = two_runs
+    assert pq.read_schema(run.dataset).remove_metadata() == DATASET_SCHEMA
+    assert store.parquet_metadata(run.dataset)["n_samples"] == 5_000
+    assert pq.read_metadata(run.dataset).num_rows == 5_000
+    assert pq.read_metadata(run.train).num_rows == 4_000
+    assert pq.read_metadata(run.test).num_rows == 1_000
+    schema = pq.read_schema(run.predictions)
+    assert schema.names == ["x1", "x2", "label", *VARIANTS]
+    assert all(schema.field(v).type == pa.float32() for v in VARIANTS)
+
+
+def test_metrics_and_report_cover_every_variant(two_runs):
+    _, run, _, _ = two_runs
+    metrics = store.read_json(run.metrics)
+    for name in VARIANTS:
+        m = metrics["variants"][name]
+        for key in ("precision", "recall", "f1", "roc_auc", "pr_auc", "train_seconds"):
+            assert isinstance(m[key], float)
+        assert np.array(m["confusion_matrix"]).sum() == 1_000
+    assert metrics["variants"]["manual"]["class_weight"] == {"0": 1.0, "1": 200.0}
+    report = run.report.read_text()
+    assert report.count("| baseline |") == 1 and "## manual" in report
+
+
+def test_each_saved_model_reloads_and_reproduces_its_predictions(two_runs):
+    _, run, _, _ = two_runs
+    from tasks.train import features_and_labels, score
+
+    predictions = pd.read_parquet(run.predictions)
+    x, _ = features_and_labels(predictions)
+    for name in VARIANTS:
+        model = store.load_model(run.model(name))
+        np.testing.assert_allclose(score(model, x), predictions[name].to_numpy(), atol=1e-6)
+
+
+def _comparable(run: RunPaths) -> dict:
+    variants = store.read_json(run.metrics)["variants"]
+    return {
+        name: {k: v for k, v in m.items() if k != "train_seconds"} for name, m in variants.items()
+    }
+
+
+def test_two_runs_of_one_config_agree(two_runs):
+    _, first, second, _ = two_runs
+    assert first.run_id != second.run_id
+    assert _comparable(first) == _comparable(second)
+    pd.testing.assert_frame_equal(
+        pd.read_parquet(first.predictions), pd.read_parquet(second.predictions)
+    )
+
+
+def test_parallel_and_one_by_one_training_agree(two_runs):
+    _, one_by_one, _, parallel = two_runs
+
+    assert _comparable(parallel) == _comparable(one_by_one)
+    pd.testing.assert_frame_equal(
+        pd.read_parquet(parallel.predictions), pd.read_parquet(one_by_one.predictions)
+    )

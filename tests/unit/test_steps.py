@@ -1,0 +1,98 @@
+"""The pure steps on small inputs, failure cases included."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from imbalance.config import RetrainConfig
+from imbalance.provenance import run_id_for
+from imbalance.variants import VARIANTS, class_weight_for
+from tasks.data import DataError, make_dataset, split_frame
+from tasks.evaluate import variant_metrics
+from tasks.report import comparison_table
+from tasks.weights import balanced_class_weights, class_weight_table
+
+SMALL = RetrainConfig(n_samples=2_000)
+
+
+def test_generated_data_has_the_columns_and_is_fixed_by_its_seed():
+    first, again = make_dataset(SMALL), make_dataset(SMALL)
+    assert list(first.columns) == ["x1", "x2", "label"]
+    assert set(first["label"].unique()) <= {0, 1}
+    pd.testing.assert_frame_equal(first, again)
+    other = make_dataset(SMALL.model_copy(update={"data_seed": 1}))
+    assert not first.equals(other)
+
+
+def test_split_sizes_follow_test_size_and_rows_are_not_shared():
+    frame = make_dataset(SMALL)
+    train, test = split_frame(frame, SMALL)
+    assert (len(train), len(test)) == (1_600, 400)
+    assert set(train.index).isdisjoint(test.index)
+
+
+def test_stratified_split_keeps_the_class_ratio():
+    cfg = SMALL.model_copy(update={"stratify": True})
+    frame = make_dataset(cfg)
+    train, test = split_frame(frame, cfg)
+    assert abs(train["label"].mean() - test["label"].mean()) < 0.005
+
+
+def test_a_training_split_without_minority_is_refused_in_one_line():
+    frame = pd.DataFrame({"x1": np.zeros(200), "x2": np.zeros(200), "label": np.zeros(200, int)})
+    with pytest.raises(DataError, match="no minority example") as info:
+        split_frame(frame, RetrainConfig(n_samples=200))
+    assert "\n" not in str(info.value)
+
+
+def test_balanced_weights_are_n_over_two_counts():
+    labels = np.array([0] * 90 + [1] * 10)
+    assert balanced_class_weights(labels) == pytest.approx({0: 100 / 180, 1: 100 / 20})
+
+
+def test_each_variant_takes_its_rules_weights():
+    table = class_weight_table(np.array([0, 0, 0, 1]), RetrainConfig())
+    assert class_weight_for(VARIANTS["baseline"], table) is None
+    assert class_weight_for(VARIANTS["manual"], table) == {0: 1.0, 1: 200.0}
+    assert class_weight_for(VARIANTS["balanced"], table) == table["balanced"]
+
+
+def test_metrics_of_known_scores():
+    y_true = np.array([0, 0, 0, 1, 1])
+    scores = np.array([0.1, 0.6, 0.2, 0.9, 0.4])
+    m = variant_metrics(y_true, scores, threshold=0.5)
+    assert m["confusion_matrix"] == [[2, 1], [1, 1]]
+    assert (m["precision"], m["recall"], m["f1"]) == (0.5, 0.5, 0.5)
+    assert m["roc_auc"] == pytest.approx(5 / 6)
+    assert "1" in m["classification_report"]
+
+
+def test_a_lower_threshold_raises_recall():
+    y_true = np.array([0, 0, 1, 1])
+    scores = np.array([0.1, 0.3, 0.35, 0.9])
+    assert (
+        variant_metrics(y_true, scores, 0.3)["recall"]
+        > variant_metrics(y_true, scores, 0.5)["recall"]
+    )
+
+
+def test_the_table_has_one_row_per_variant():
+    m = variant_metrics(np.array([0, 1]), np.array([0.2, 0.8]), 0.5)
+    metrics = {
+        "variants": {
+            "baseline": m | {"class_weight": None, "train_seconds": 1.0},
+            "manual": m | {"class_weight": {0: 1.0, 1: 200.0}, "train_seconds": 1.0},
+        }
+    }
+    rows = comparison_table(metrics).splitlines()
+    assert len(rows) == 4
+    assert rows[2].startswith("| baseline | none |")
+    assert "1: 200" in rows[3]
+
+
+def test_run_ids_sort_by_time_and_are_safe_folder_names():
+    from datetime import UTC, datetime
+
+    when = datetime(2026, 11, 29, 2, 0, 5, tzinfo=UTC)
+    assert run_id_for(when, "Witty Otter!") == "20261129T020005Z-witty-otter"
+    assert run_id_for(when, "20261129T020005Z-witty-otter") == "20261129T020005Z-witty-otter"
