@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -45,6 +46,7 @@ def train_with_fit(
     class_weight: dict[int, float] | None,
     shuffle: bool = True,
     seed: int = 0,
+    on_epochs_done: Callable[[int], None] | None = None,
 ) -> list[float]:
     """Train `model` in place with `model.fit`; return the loss of each epoch.
 
@@ -59,6 +61,11 @@ def train_with_fit(
         loss=model.loss,
         steps_per_execution=steps_per_epoch,
     )
+    callbacks = []
+    if on_epochs_done:
+        callbacks.append(
+            keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, _: on_epochs_done(epoch + 1))
+        )
     history = model.fit(
         x,
         y,
@@ -66,6 +73,7 @@ def train_with_fit(
         batch_size=batch_size,
         class_weight=class_weight,
         shuffle=shuffle,
+        callbacks=callbacks,
         verbose=0,
     )
     return [float(v) for v in history.history["loss"]]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -39,6 +40,7 @@ def fit_variant(
     x: np.ndarray,
     y: np.ndarray,
     class_weight: dict[int, float] | None,
+    on_epochs_done: Callable[[int], None] | None = None,
 ):
     """Return (model, per-epoch losses) of one variant trained with the configured trainer.
 
@@ -62,6 +64,7 @@ def fit_variant(
         class_weight=class_weight,
         shuffle=True,
         seed=cfg.train_seed,
+        on_epochs_done=on_epochs_done,
     )
     return model, losses
 

@@ -1,0 +1,137 @@
+"""`train_fused` must leave the model `model.fit` would, only faster."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pytest
+from sklearn.datasets import make_classification
+
+from imbalance.tf import load_keras
+from tasks import fused
+from tasks.fused import train_fused
+from tasks.model import build_model, train_with_fit
+
+if TYPE_CHECKING:
+    import keras
+
+pytestmark = pytest.mark.slow
+
+EPOCHS = 3
+N_ROWS = 3000
+SHUFFLED_WEIGHTS = {0: 1.0, 1: 50.0}
+
+
+@pytest.fixture(scope="module")
+def data() -> tuple[np.ndarray, np.ndarray]:
+    """Return 3,000 imbalanced rows (~2% positives), pre-permuted so order is not by class."""
+    x, y = make_classification(
+        n_samples=N_ROWS,
+        n_features=2,
+        n_informative=2,
+        n_redundant=0,
+        n_clusters_per_class=1,
+        weights=[0.98],
+        random_state=0,
+    )
+    order = np.random.default_rng(0).permutation(N_ROWS)
+    return x[order], y[order]
+
+
+def fresh_model() -> keras.Model:
+    """Return the tutorial's network with the initial weights every test starts from."""
+    return build_model(2, 0.001, seed=7)
+
+
+def max_abs_weight_diff(a: keras.Model, b: keras.Model) -> float:
+    """Return the largest absolute difference between the two models' weights."""
+    pairs = zip(a.get_weights(), b.get_weights(), strict=True)
+    return max(float(np.abs(u - v).max()) for u, v in pairs)
+
+
+# 3000 rows: batch 100 gives 30 full batches, batch 128 gives 23 and a 56-row last
+# one. Each case compiles an XLA loop (~2 s), so not every pairing is run.
+@pytest.mark.parametrize(
+    ("class_weight", "batch_size"),
+    [
+        pytest.param(None, 100, id="unweighted-full-batches"),
+        pytest.param({0: 1.0, 1: 200.0}, 128, id="weighted-200-partial-last-batch"),
+        pytest.param({0: 0.505, 1: 48.96}, 128, id="balanced-partial-last-batch"),
+    ],
+)
+def test_unshuffled_fused_training_matches_model_fit(data, batch_size, class_weight):
+    x, y = data
+    by_fit, by_fused = fresh_model(), fresh_model()
+    fit_losses = train_with_fit(
+        by_fit, x, y, epochs=EPOCHS, batch_size=batch_size, class_weight=class_weight, shuffle=False
+    )
+    fused_losses = train_fused(
+        by_fused,
+        x,
+        y,
+        epochs=EPOCHS,
+        batch_size=batch_size,
+        class_weight=class_weight,
+        shuffle=False,
+    )
+
+    assert max_abs_weight_diff(by_fit, by_fused) < 1e-5
+    np.testing.assert_allclose(fused_losses, fit_losses, rtol=1e-5)
+    assert int(by_fused.optimizer.iterations) == int(by_fit.optimizer.iterations)
+
+
+@pytest.fixture(scope="module")
+def shuffled_model(data) -> keras.Model:
+    """Return a model trained by `train_fused` with shuffling and seed 1."""
+    x, y = data
+    model = fresh_model()
+    train_fused(model, x, y, epochs=EPOCHS, batch_size=128, class_weight=SHUFFLED_WEIGHTS, seed=1)
+    return model
+
+
+def test_same_seed_gives_bit_identical_weights(data, shuffled_model):
+    x, y = data
+    again = fresh_model()
+    train_fused(again, x, y, epochs=EPOCHS, batch_size=128, class_weight=SHUFFLED_WEIGHTS, seed=1)
+
+    for got, want in zip(again.get_weights(), shuffled_model.get_weights(), strict=True):
+        np.testing.assert_array_equal(got, want)
+
+
+def test_same_seed_gives_same_weights_however_epochs_are_split_into_calls(
+    data, shuffled_model, monkeypatch
+):
+    x, y = data
+    # Room for one epoch's order per compiled call instead of all of them in one.
+    monkeypatch.setattr(fused, "ORDER_BUDGET_BYTES", 4 * N_ROWS)
+    split = fresh_model()
+    train_fused(split, x, y, epochs=EPOCHS, batch_size=128, class_weight=SHUFFLED_WEIGHTS, seed=1)
+
+    for got, want in zip(split.get_weights(), shuffled_model.get_weights(), strict=True):
+        np.testing.assert_array_equal(got, want)
+
+
+def test_different_seed_gives_different_weights(data, shuffled_model):
+    x, y = data
+    other = fresh_model()
+    train_fused(other, x, y, epochs=EPOCHS, batch_size=128, class_weight=SHUFFLED_WEIGHTS, seed=2)
+
+    assert max_abs_weight_diff(other, shuffled_model) > 0.0
+
+
+def test_fused_model_reloads_safely_with_identical_predictions(
+    data, shuffled_model, tmp_path: Path
+):
+    keras = load_keras()
+    x, _ = data
+    path = tmp_path / "fused.keras"
+    shuffled_model.save(path)
+    reloaded = keras.saving.load_model(path, safe_mode=True)
+
+    np.testing.assert_array_equal(
+        reloaded.predict(x, verbose=0), shuffled_model.predict(x, verbose=0)
+    )
+    steps = EPOCHS * -(-N_ROWS // 128)
+    assert int(reloaded.optimizer.iterations) == steps
