@@ -77,7 +77,11 @@ class RetrainConfig(BaseModel):
     )
     # evaluation and promotion
     threshold: float = Field(
-        0.5, gt=0, lt=1, title="Threshold", description="Score above which a row is called class 1."
+        0.5,
+        gt=0,
+        lt=1,
+        title="Threshold",
+        description="Score at or above which a row is called class 1.",
     )
     selection_metric: SelectionMetric = Field(
         "pr_auc",
