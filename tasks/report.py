@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from prefect import task
 
 from imbalance import store
 from imbalance.config import RetrainConfig
 from imbalance.store import RunPaths
+from tasks.champion import describe_decision
 from tasks.data import SplitCounts
 
 TABLE_COLUMNS = ["precision", "recall", "f1", "roc_auc", "pr_auc", "train_seconds"]
@@ -36,8 +39,15 @@ def comparison_table(metrics: dict) -> str:
     return "\n".join([header, rule, *rows])
 
 
-def render_report(run_id: str, cfg: RetrainConfig, counts: SplitCounts, metrics: dict) -> str:
-    """Return report.md: what was run, the side-by-side table, then each classification report."""
+def render_report(
+    run_id: str,
+    cfg: RetrainConfig,
+    counts: SplitCounts,
+    metrics: dict,
+    decision: dict | None = None,
+    plots: list[str] | None = None,
+) -> str:
+    """Return report.md: what was run, the table, the champion decision, plots, class reports."""
     lines = [
         f"# Retrain report: {run_id}",
         "",
@@ -49,14 +59,25 @@ def render_report(run_id: str, cfg: RetrainConfig, counts: SplitCounts, metrics:
         comparison_table(metrics),
         "",
     ]
+    if decision is not None:
+        lines += ["## Champion", "", describe_decision(decision), ""]
+    if plots:
+        lines += ["## Plots", "", *(f"![{Path(p).stem}]({p})" for p in plots), ""]
     for name, m in metrics["variants"].items():
         lines += [f"## {name}", "", "```", m["classification_report"].rstrip(), "```", ""]
     return "\n".join(lines)
 
 
 @task(name="write_report")
-def write_report(cfg: RetrainConfig, run: RunPaths, counts: SplitCounts, metrics: dict) -> str:
+def write_report(
+    cfg: RetrainConfig,
+    run: RunPaths,
+    counts: SplitCounts,
+    metrics: dict,
+    decision: dict | None = None,
+    plots: list[str] | None = None,
+) -> str:
     """Write report.md into the run; return its markdown."""
-    text = render_report(run.run_id, cfg, counts, metrics)
+    text = render_report(run.run_id, cfg, counts, metrics, decision, plots)
     store.write_text(run.report, text)
     return text

@@ -10,9 +10,12 @@ import argparse
 import os
 import sys
 
+from imbalance.cli import inspect as inspect_commands
+from imbalance.cli import maintain as maintain_commands
+from imbalance.cli import predict as predict_command
 from imbalance.cli import run as run_command
 
-COMMANDS = [run_command]
+COMMANDS = [run_command, inspect_commands, predict_command, maintain_commands]
 
 
 class UserError(Exception):

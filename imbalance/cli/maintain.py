@@ -1,0 +1,143 @@
+"""`imbalance verify` and `imbalance prune`: check runs against their manifests, drop old ones."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from imbalance import store
+from imbalance.cli.inspect import add_artifacts_dir, open_run, size_text, table, user_error
+from imbalance.store import ArtifactStore
+
+
+def register(subparsers) -> None:
+    verify = subparsers.add_parser(
+        "verify",
+        help="check a run's files against its manifest",
+        description="Recompute each file's sha256 and size and compare them with manifest.json; "
+        "exit 1 if any file is missing, altered, truncated or not in the manifest.",
+    )
+    verify.add_argument("ref", metavar="RUN", help="a run id, `latest`, `champion` or `all`")
+    add_artifacts_dir(verify)
+    verify.set_defaults(handler=handle_verify)
+
+    prune = subparsers.add_parser(
+        "prune",
+        help="delete all but the newest N complete runs (never the champion's)",
+        description="Delete old complete runs. The champion's run and runs still in staging "
+        "are never deleted.",
+    )
+    prune.add_argument("--keep", type=int, required=True, metavar="N", help="newest runs to keep")
+    prune.add_argument("--dry-run", action="store_true", help="say what would go, delete nothing")
+    add_artifacts_dir(prune)
+    prune.set_defaults(handler=handle_prune)
+
+
+# --- imbalance verify -------------------------------------------------------------------
+
+
+def check_files(root: Path, recorded: dict[str, dict[str, Any]]) -> list[tuple[str, str]]:
+    """Return (problem, detail) for each file that differs from the manifest's record."""
+    problems = []
+    for rel, want in recorded.items():
+        path = root / rel
+        if not path.is_file():
+            problems.append(("missing", rel))
+            continue
+        got = store.file_digest(path)
+        if got["bytes"] < want["bytes"]:
+            problems.append(("truncated", f"{rel} ({got['bytes']:,} of {want['bytes']:,} bytes)"))
+        elif got["sha256"] != want["sha256"]:
+            size = "same size" if got["bytes"] == want["bytes"] else f"{got['bytes']:,} bytes"
+            problems.append(("altered", f"{rel} (sha256 differs, {size})"))
+    for rel in store.list_files(root):
+        if str(rel) not in recorded:
+            problems.append(("not in manifest", str(rel)))
+    return problems
+
+
+def verify_run(root: Path) -> tuple[int, list[tuple[str, str]]]:
+    """Return (files recorded, problems) of the run in `root`."""
+    try:
+        manifest = store.read_json(root / store.MANIFEST)
+    except FileNotFoundError:
+        return 0, [("missing", store.MANIFEST)]
+    except (OSError, ValueError) as exc:
+        return 0, [("unreadable", f"{store.MANIFEST}: {exc}")]
+    recorded = manifest.get("files", {})
+    return len(recorded), check_files(root, recorded)
+
+
+def _champion_problem(artifacts: ArtifactStore) -> str | None:
+    try:
+        record = artifacts.champion()
+    except (OSError, ValueError) as exc:
+        return f"champion.json is unreadable: {exc}"
+    if record and record.get("run_id") not in artifacts.run_ids():
+        return f"champion.json names run {record.get('run_id')}, which is not a complete run"
+    return None
+
+
+def handle_verify(args: argparse.Namespace) -> int:
+    artifacts = ArtifactStore(args.artifacts_dir)
+    if args.ref == "all":
+        roots = [artifacts.runs_dir / run_id for run_id in artifacts.run_ids()]
+        if not roots:
+            print(f"no complete runs under {args.artifacts_dir}")
+    else:
+        roots = [open_run(artifacts, args.ref)[0].root]
+    failed = 0
+    for root in roots:
+        count, problems = verify_run(root)
+        failed += bool(problems)
+        if not problems:
+            print(f"{root.name}  ok ({count} files)")
+            continue
+        print(f"{root.name}  {len(problems)} problem{'s' if len(problems) > 1 else ''}")
+        print(table([[f"  {kind}", detail] for kind, detail in problems]))
+    champion_problem = _champion_problem(artifacts) if args.ref == "all" else None
+    if champion_problem:
+        print(champion_problem)
+    if failed or champion_problem:
+        print(f"verify: {failed} of {len(roots)} runs differ from their manifest")
+        return 1
+    return 0
+
+
+# --- imbalance prune --------------------------------------------------------------------
+
+
+def prune_plan(run_ids: list[str], keep: int, champion_run: str | None) -> list[str]:
+    """Return the runs to delete: all but the newest `keep` of `run_ids`, never the champion's."""
+    newest_first = sorted(run_ids, reverse=True)
+    return [r for r in newest_first[keep:] if r != champion_run]
+
+
+def _run_size(root: Path) -> int:
+    return sum(p.stat().st_size for p in root.rglob("*") if p.is_file())
+
+
+def handle_prune(args: argparse.Namespace) -> int:
+    if args.keep < 1:
+        raise user_error(f"--keep must be at least 1 (the newest run stays), got {args.keep}")
+    artifacts = ArtifactStore(args.artifacts_dir)
+    try:
+        champion = artifacts.champion()
+    except (OSError, ValueError) as exc:
+        raise user_error(f"cannot tell which run is the champion, nothing deleted: {exc}") from None
+    champion_run = champion["run_id"] if champion else None
+    doomed = prune_plan(artifacts.run_ids(), args.keep, champion_run)
+    verb = "would delete" if args.dry_run else "deleted"
+    freed = 0
+    for run_id in doomed:
+        size = _run_size(artifacts.runs_dir / run_id)
+        if not args.dry_run:
+            artifacts.delete_run(run_id)
+        freed += size
+        print(f"{verb} {run_id} ({size_text(size)})")
+    kept = len(artifacts.run_ids()) if not args.dry_run else len(artifacts.run_ids()) - len(doomed)
+    note = f"; the champion's run {champion_run} is kept" if champion_run else ""
+    runs = f"{len(doomed)} run" + ("" if len(doomed) == 1 else "s")
+    print(f"{verb} {runs} ({size_text(freed)}), {kept} complete runs left{note}")
+    return 0

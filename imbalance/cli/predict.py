@@ -1,0 +1,142 @@
+"""`imbalance predict`: score a file of rows with a saved model (the champion by default)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from imbalance import store
+from imbalance.cli.inspect import add_artifacts_dir, open_run, user_error
+from imbalance.store import ArtifactStore, RunPaths
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+FEATURES = ["x1", "x2"]  # the model's inputs, in order (tasks.data.FEATURES, without Prefect)
+SCORE, PREDICTED = "score", "predicted_label"
+READERS = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv"}
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "predict",
+        help="score rows with a saved model (default: the champion)",
+        description="Read a Parquet or CSV file with columns x1 and x2; write it back as "
+        f"Parquet with `{SCORE}` and `{PREDICTED}` (0/1 at the run's threshold) added.",
+    )
+    parser.add_argument("input", type=Path, metavar="INPUT", help="a .parquet or .csv file")
+    parser.add_argument(
+        "-o", "--output", type=Path, required=True, metavar="OUTPUT", help="Parquet file to write"
+    )
+    parser.add_argument("--run", metavar="RUN", help="run id, `latest` or `champion` (default)")
+    parser.add_argument(
+        "--variant", metavar="V", help="variant to use (default: the run's chosen one)"
+    )
+    add_artifacts_dir(parser)
+    parser.set_defaults(handler=handle)
+
+
+def read_rows(path: Path) -> pd.DataFrame:
+    """Return the rows of a Parquet or CSV file, or raise a UserError saying why not."""
+    import pandas as pd
+
+    kind = READERS.get(path.suffix.lower())
+    if kind is None:
+        raise user_error(f"{path}: unsupported file type {path.suffix!r} (use .parquet or .csv)")
+    if not path.is_file():
+        raise user_error(f"{path}: no such file")
+    try:
+        return pd.read_parquet(path) if kind == "parquet" else pd.read_csv(path)
+    except Exception as exc:  # pandas and pyarrow raise many kinds for a bad file
+        raise user_error(f"{path}: cannot read it as {kind}: {_first_line(exc)}") from None
+
+
+def _first_line(exc: Exception) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def feature_matrix(rows: pd.DataFrame, source: Path):
+    """Return the float32 (x1, x2) matrix, or raise a UserError naming the bad column and row."""
+    import numpy as np
+    import pandas as pd
+
+    missing = [c for c in FEATURES if c not in rows.columns]
+    if missing:
+        raise user_error(f"{source}: missing feature column(s) {', '.join(missing)}")
+    if rows.empty:
+        raise user_error(f"{source}: no rows to score")
+    for column in (SCORE, PREDICTED):
+        if column in rows.columns:
+            raise user_error(f"{source}: already has a column {column!r}, which predict writes")
+    for column in FEATURES:
+        values = pd.to_numeric(rows[column], errors="coerce")
+        bad = ~np.isfinite(values.to_numpy(dtype="float64", na_value=np.nan))
+        if bad.any():
+            row = int(np.flatnonzero(bad)[0])
+            raw = rows[column].iloc[row]
+            what = "an empty value" if pd.isna(raw) else f"a non-numeric value {raw!r}"
+            raise user_error(
+                f"{source}: column {column} has {what} at row {row + 1} ({int(bad.sum())} bad)"
+            )
+    return rows[FEATURES].apply(pd.to_numeric).to_numpy("float32")
+
+
+def choose_model(
+    artifacts: ArtifactStore, run_ref: str | None, variant: str | None
+) -> tuple[RunPaths, dict[str, Any], str]:
+    """Return (run, manifest, variant) to predict with: the champion unless told otherwise."""
+    if run_ref is None and artifacts.champion() is None:
+        raise user_error("no champion yet: finish a run with `imbalance run`, or pass --run")
+    run, manifest = open_run(artifacts, run_ref or "champion")
+    champion = artifacts.champion()
+    if variant is None and champion and champion["run_id"] == run.run_id:
+        variant = champion["variant"]
+    if variant is None:
+        candidate = (manifest.get("champion") or {}).get("candidate")
+        if not candidate:
+            raise user_error(f"run {run.run_id} records no chosen variant: pass --variant")
+        variant = candidate["variant"]
+    trained = manifest.get("config", {}).get("variants", [])
+    if variant not in trained or f"models/{variant}.keras" not in manifest.get("files", {}):
+        raise user_error(
+            f"run {run.run_id} has no variant {variant!r} (it has: {', '.join(trained)})"
+        )
+    return run, manifest, variant
+
+
+def handle(args: argparse.Namespace) -> int:
+    import pyarrow as pa
+
+    if args.output.suffix.lower() not in (".parquet", ".pq"):
+        raise user_error(f"{args.output}: the output is Parquet; name it *.parquet")
+    artifacts = ArtifactStore(args.artifacts_dir)
+    run, manifest, variant = choose_model(artifacts, args.run, args.variant)
+    rows = read_rows(args.input)
+    x = feature_matrix(rows, args.input)
+    model_path = run.model(variant)
+    if not model_path.is_file():
+        raise user_error(f"{model_path}: model file missing: see `imbalance verify`")
+    if store.file_digest(model_path) != manifest["files"][f"models/{variant}.keras"]:
+        raise user_error(f"{model_path} differs from its manifest: see `imbalance verify`")
+    threshold = manifest["config"]["threshold"]
+
+    try:
+        model = store.load_model(model_path)  # the one place TensorFlow is imported
+    except Exception as exc:  # Keras raises many kinds for a file it cannot load
+        raise user_error(f"{model_path}: cannot load the model: {_first_line(exc)}") from None
+    scores = model.predict(x, batch_size=65_536, verbose=0).reshape(-1).astype("float32")
+    out = rows.assign(**{SCORE: scores, PREDICTED: (scores >= threshold).astype("int8")})
+    schema = pa.Schema.from_pandas(out, preserve_index=False).remove_metadata()
+    provenance = {"run_id": run.run_id, "variant": variant, "threshold": threshold}
+    try:
+        store.write_parquet(args.output, out, schema, provenance | {"input": str(args.input)})
+    except OSError as exc:
+        raise user_error(f"{args.output}: cannot write it: {_first_line(exc)}") from None
+    positives = int(out[PREDICTED].sum())
+    print(
+        f"scored {len(out):,} rows with {run.run_id}/{variant} (threshold {threshold}): "
+        f"{positives:,} labelled 1; wrote {args.output}"
+    )
+    return 0

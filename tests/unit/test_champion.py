@@ -1,0 +1,171 @@
+"""Choosing the best variant and promoting it only when it beats the champion."""
+
+import json
+import os
+
+import pandas as pd
+import pytest
+
+from imbalance import store
+from imbalance.config import RetrainConfig
+from imbalance.store import ArtifactStore
+from tasks.champion import (
+    best_variant,
+    champion_record,
+    decide,
+    describe_decision,
+    promote_champion,
+    score_champion,
+)
+from tasks.data import DATASET_SCHEMA
+
+
+def _metrics(**pr_auc: float | None) -> dict:
+    return {"variants": {name: {"pr_auc": v, "recall": 0.5} for name, v in pr_auc.items()}}
+
+
+def _incumbent(score: float | None, **extra) -> dict:
+    return {"run_id": "20260101T000000Z-old", "variant": "balanced", "score": score} | extra
+
+
+NEW_RUN = "20260102T000000Z-new"
+
+
+def test_the_best_variant_is_the_highest_score_and_the_first_listed_wins_a_tie():
+    assert best_variant(_metrics(baseline=0.1, balanced=0.3, manual=0.2), "pr_auc") == (
+        "balanced",
+        0.3,
+    )
+    assert best_variant(_metrics(baseline=0.3, manual=0.3), "pr_auc")[0] == "baseline"
+    assert best_variant(_metrics(baseline=None, manual=0.2), "pr_auc") == ("manual", 0.2)
+    assert best_variant(_metrics(baseline=None), "pr_auc") is None
+
+
+def test_the_first_run_promotes_its_best_variant():
+    decision = decide(NEW_RUN, _metrics(baseline=0.1, manual=0.2), "pr_auc", 0.0, None)
+    assert decision["promoted"] is True
+    assert decision["candidate"] == {"run_id": NEW_RUN, "variant": "manual", "score": 0.2}
+    assert decision["champion"] is None
+
+
+@pytest.mark.parametrize(
+    ("candidate", "champion", "min_improvement", "promoted"),
+    [
+        (0.40, 0.30, 0.0, True),  # better
+        (0.20, 0.30, 0.0, False),  # worse
+        (0.30, 0.30, 0.0, False),  # equal: the champion stays
+        (0.30 + 1e-12, 0.30, 0.0, False),  # equal but for float noise
+        (0.35, 0.30, 0.05, True),  # exactly the required margin (0.35 - 0.30 < 0.05 in floats)
+        (0.35, 0.30, 0.06, False),  # better, but not by enough
+    ],
+)
+def test_promotion_needs_a_real_improvement_of_at_least_the_margin(
+    candidate, champion, min_improvement, promoted
+):
+    decision = decide(
+        NEW_RUN, _metrics(balanced=candidate), "pr_auc", min_improvement, _incumbent(champion)
+    )
+    assert decision["promoted"] is promoted
+    assert decision["candidate"]["score"] == candidate
+    assert decision["champion"]["score"] == champion
+    assert decision["improvement"] == pytest.approx(candidate - champion)
+
+
+def test_a_tie_says_so():
+    decision = decide(NEW_RUN, _metrics(balanced=0.3), "pr_auc", 0.0, _incumbent(0.3))
+    assert decision["reason"] == "ties with the champion 20260101T000000Z-old/balanced, which stays"
+
+
+def test_a_champion_that_cannot_be_scored_is_replaced_and_the_reason_kept():
+    incumbent = _incumbent(None, error="FileNotFoundError: model file not found")
+    decision = decide(NEW_RUN, _metrics(balanced=0.1), "pr_auc", 0.5, incumbent)
+    assert decision["promoted"] is True
+    assert "model file not found" in decision["reason"]
+
+
+def test_no_candidate_without_the_metric_and_nothing_promoted():
+    decision = decide(NEW_RUN, _metrics(balanced=None), "pr_auc", 0.0, None)
+    assert decision["promoted"] is False
+    assert decision["candidate"] is None
+    assert "no variant has a pr_auc" in describe_decision(decision)
+
+
+def test_the_report_sentence_gives_both_scores_and_the_outcome():
+    incumbent = _incumbent(0.25, recorded_metric="pr_auc", recorded_score=0.27)
+    decision = decide(NEW_RUN, _metrics(manual=0.2), "pr_auc", 0.0, incumbent)
+    text = describe_decision(decision)
+    assert "manual, pr_auc 0.2000" in text
+    assert "20260101T000000Z-old/balanced" in text and "pr_auc 0.2500" in text
+    assert "0.2700" in text
+    assert text.count("Not promoted") == 1
+
+
+def _promoting_decision(champion: dict | None) -> dict:
+    return decide(NEW_RUN, _metrics(manual=0.9), "pr_auc", 0.0, champion)
+
+
+def test_promoting_writes_the_champion_record(tmp_path):
+    cfg = RetrainConfig(artifacts_dir=str(tmp_path))
+    assert promote_champion.fn(cfg, _promoting_decision(None)) is True
+    record = ArtifactStore(tmp_path).champion()
+    assert {k: record[k] for k in ("run_id", "variant", "metric", "score")} == {
+        "run_id": NEW_RUN,
+        "variant": "manual",
+        "metric": "pr_auc",
+        "score": 0.9,
+    }
+    assert record["when"].endswith("+00:00")
+
+
+def test_a_decision_not_to_promote_leaves_the_champion_alone(tmp_path):
+    cfg = RetrainConfig(artifacts_dir=str(tmp_path))
+    old = {"run_id": "20260101T000000Z-old", "variant": "balanced", "metric": "pr_auc"}
+    ArtifactStore(tmp_path).set_champion(old)
+    before = (tmp_path / "champion.json").read_bytes()
+    decision = decide(NEW_RUN, _metrics(manual=0.1), "pr_auc", 0.0, _incumbent(0.5))
+    assert promote_champion.fn(cfg, decision) is False
+    assert (tmp_path / "champion.json").read_bytes() == before
+
+
+def test_a_champion_changed_by_another_run_meanwhile_is_not_overwritten(tmp_path):
+    cfg = RetrainConfig(artifacts_dir=str(tmp_path))
+    decision = _promoting_decision(_incumbent(0.1))  # compared against ...-old/balanced
+    newer = {"run_id": "20260103T000000Z-other", "variant": "manual", "score": 0.95}
+    ArtifactStore(tmp_path).set_champion(newer)
+    assert promote_champion.fn(cfg, decision) is False
+    assert ArtifactStore(tmp_path).champion() == newer
+
+
+def test_a_failed_champion_write_keeps_the_old_file_whole(tmp_path, monkeypatch):
+    artifacts = ArtifactStore(tmp_path)
+    artifacts.set_champion({"run_id": "20260101T000000Z-old", "variant": "balanced"})
+    before = artifacts.champion_file.read_bytes()
+
+    def disk_full(fd):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", disk_full)  # after the bytes are written, before the rename
+    with pytest.raises(OSError, match="No space"):
+        artifacts.set_champion(champion_record(_promoting_decision(None), "2026-01-02T00:00:00"))
+    assert artifacts.champion_file.read_bytes() == before
+    assert json.loads(before)["run_id"] == "20260101T000000Z-old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["champion.json"]
+
+
+def test_a_champion_whose_run_is_gone_is_reported_not_raised(tmp_path):
+    cfg = RetrainConfig(artifacts_dir=str(tmp_path / "artifacts"))
+    artifacts = ArtifactStore(cfg.artifacts_dir)
+    artifacts.set_champion({"run_id": "20260101T000000Z-gone", "variant": "balanced"})
+    run = artifacts.start_run(NEW_RUN)
+    test = pd.DataFrame({"x1": [0.1, 0.2], "x2": [0.3, 0.4], "label": [0, 1]})
+    store.write_parquet(run.test, test, DATASET_SCHEMA, {})
+    incumbent = score_champion.fn(cfg, run)
+    assert incumbent["score"] is None
+    assert "20260101T000000Z-gone" in incumbent["error"]
+    assert decide(NEW_RUN, _metrics(balanced=0.1), "pr_auc", 0.0, incumbent)["promoted"]
+
+
+def test_no_champion_means_nothing_to_score(tmp_path):
+    cfg = RetrainConfig(artifacts_dir=str(tmp_path))
+    run = ArtifactStore(tmp_path).start_run(NEW_RUN)
+    assert score_champion.fn(cfg, run) is None
