@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test lint format clean
+.PHONY: help install run test lint format clean bench server deploy worker up down
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -33,5 +33,29 @@ format: $(STAMP) ## apply ruff's formatting and safe fixes
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+bench: $(STAMP) ## time the flow against the plain tutorial script (~20 min; not a test)
+	$(BIN)/python benchmarks/bench.py
+
 clean: ## remove the virtualenv and caches (keeps artifacts/)
 	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info
+
+# A local Prefect server with the nightly and manual deployments (README, "Server").
+# Everything it keeps (SQLite database, pid files, logs) is in .prefect/, git-ignored.
+PREFECT_ENV := PREFECT_API_URL=http://127.0.0.1:4200/api PREFECT_HOME=$(CURDIR)/.prefect \
+	PREFECT_SERVER_ANALYTICS_ENABLED=false PWD=$(CURDIR)
+STACK := $(PREFECT_ENV) scripts/prefect-stack.sh
+
+server: $(STAMP) ## Prefect server on http://127.0.0.1:4200, in the foreground
+	$(STACK) server
+
+deploy: $(STAMP) ## create the work pool if missing, deploy prefect.yaml (server running)
+	$(STACK) deploy
+
+worker: $(STAMP) ## a worker of the local-process pool, in the foreground
+	$(STACK) worker
+
+up: $(STAMP) ## server + worker in the background (logs in .prefect/), then deploy
+	$(STACK) up
+
+down: ## stop the background worker and server, and wait for them
+	$(STACK) down

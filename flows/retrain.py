@@ -15,8 +15,11 @@ from imbalance.config import RetrainConfig
 from imbalance.lifecycle import staged_run
 from imbalance.provenance import utc_now
 from imbalance.variants import VARIANTS, class_weight_for
+from tasks.champion import decide_champion, promote_champion, score_champion
 from tasks.data import generate_dataset, split_dataset
 from tasks.evaluate import evaluate_variants
+from tasks.plots import draw_plots
+from tasks.publish import publish_run, start_training_progress
 from tasks.report import write_report
 from tasks.train import train_variant
 from tasks.weights import compute_class_weights
@@ -59,12 +62,21 @@ def retrain(cfg: RetrainConfig = RetrainConfig()) -> str:  # noqa: B008 (Prefect
         counts = split_dataset(cfg, run)
         staged.counts = {"dataset_rows": rows, **asdict(counts)}
         weights = compute_class_weights(cfg, run)
+        progress_id = start_training_progress(cfg.epochs * len(cfg.variants))
         futures = [
-            train_variant.submit(cfg, run, name, class_weight_for(VARIANTS[name], weights))
+            train_variant.submit(
+                cfg, run, name, class_weight_for(VARIANTS[name], weights), progress_id
+            )
             for name in cfg.variants
         ]
         trained = [future.result() for future in futures]
         metrics = evaluate_variants(cfg, run, trained)
-        write_report(cfg, run, counts, metrics)
+        incumbent = score_champion.submit(cfg, run)  # loads a model: in the training processes
+        plots = draw_plots(cfg, run, metrics)
+        decision = decide_champion(cfg, run, metrics, incumbent)
+        staged.extra["champion"] = decision
+        write_report(cfg, run, counts, metrics, decision, plots)
+    promote_champion(cfg, decision)  # only now that the run is complete
     logger.info("run %s complete: %s", staged.final.run_id, staged.final.root)
+    publish_run(staged.final, progress_id)
     return str(staged.final.root)

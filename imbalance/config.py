@@ -60,6 +60,13 @@ class RetrainConfig(BaseModel):
         default_factory=lambda: {0: 1.0, 1: 200.0},
         title="Manual class weight",
         description="Weight of class 0 and class 1 for the `manual` variant; each > 0.",
+        # The same rule for the server: it checks the UI's form against this schema
+        # before a run exists, where the validator below has not yet run.
+        json_schema_extra={
+            "propertyNames": {"enum": ["0", "1"]},
+            "required": ["0", "1"],
+            "additionalProperties": {"type": "number", "exclusiveMinimum": 0},
+        },
     )
     variants: list[VariantName] = Field(
         default_factory=lambda: list(VARIANTS),

@@ -75,6 +75,14 @@ class RunPaths:
         """Test-split scores of one variant, handed from training to evaluation."""
         return self.root / "_scratch" / f"{variant}.scores.parquet"
 
+    def progress(self, variant: str) -> Path:
+        """Epochs trained so far by one variant, summed over variants for the UI's progress."""
+        return self.root / "_scratch" / f"{variant}.progress.json"
+
+    def progress_files(self) -> list[Path]:
+        """Return the progress file of every variant that has reported so far."""
+        return sorted((self.root / "_scratch").glob("*.progress.json"))
+
     @property
     def scratch(self) -> Path:
         return self.root / "_scratch"

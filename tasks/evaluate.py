@@ -56,6 +56,7 @@ def evaluate_variants(cfg: RetrainConfig, run: RunPaths, trained: list[TrainedVa
         results[item.name] = variant_metrics(y_true, scores, cfg.threshold) | {
             "class_weight": item.class_weight,
             "train_seconds": item.train_seconds,
+            "us_per_step": item.us_per_step,
             "final_loss": item.losses[-1],
         }
     names = [t.name for t in trained]

@@ -5,11 +5,12 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from uuid import UUID
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-from prefect import task
+from prefect import get_run_logger, task
 
 from imbalance import store
 from imbalance.config import RetrainConfig
@@ -28,6 +29,7 @@ class TrainedVariant:
     class_weight: dict[int, float] | None
     losses: list[float]
     train_seconds: float
+    us_per_step: float | None  # after the first compiled call: see _steady_us_per_step
 
 
 def features_and_labels(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
@@ -76,16 +78,51 @@ def score(model, x: np.ndarray) -> np.ndarray:
 
 @task(name="train_variant", task_run_name="train-{variant}")
 def train_variant(
-    cfg: RetrainConfig, run: RunPaths, variant: str, class_weight: dict[int, float] | None
+    cfg: RetrainConfig,
+    run: RunPaths,
+    variant: str,
+    class_weight: dict[int, float] | None,
+    progress_id: UUID | None = None,
 ) -> TrainedVariant:
     """Train `variant`, save its model and test scores into the run, return a summary."""
+    from tasks.publish import report_training_progress
+
+    logger = get_run_logger()
     x, y = features_and_labels(store.read_parquet(run.train))
+    total = cfg.epochs * len(cfg.variants)
+    marks: list[tuple[float, int]] = []
+
+    def on_epochs_done(done: int) -> None:
+        marks.append((time.perf_counter(), done))
+        if done == cfg.epochs or done % max(1, cfg.epochs // 5) == 0:
+            logger.info("%s: %d of %d epochs", variant, done, cfg.epochs)
+        report_training_progress(progress_id, run, variant, done, total)
+
     started = time.perf_counter()
-    model, losses = fit_variant(cfg, x, y, class_weight)
+    model, losses = fit_variant(cfg, x, y, class_weight, on_epochs_done)
     seconds = time.perf_counter() - started
     store.save_model(run.model(variant), model)
     store.write_json(run.history(variant), {"variant": variant, "loss": losses})
     x_test, _ = features_and_labels(store.read_parquet(run.test))
     scores = pd.DataFrame({"score": score(model, x_test)})
     store.write_parquet(run.scores(variant), scores, SCORES_SCHEMA, {"variant": variant})
-    return TrainedVariant(variant, class_weight, losses, round(seconds, 3))
+    steps_per_epoch = -(-len(x) // cfg.batch_size)
+    return TrainedVariant(
+        variant,
+        class_weight,
+        losses,
+        round(seconds, 3),
+        _steady_us_per_step(marks, steps_per_epoch),
+    )
+
+
+def _steady_us_per_step(marks: list[tuple[float, int]], steps_per_epoch: int) -> float | None:
+    """Return µs per step between the first and the last progress mark.
+
+    The first call of a trainer carries its one-off costs (XLA compiling the loop,
+    TensorFlow warming up); the steps after it show the trainer's own speed.
+    """
+    if len(marks) < 2:
+        return None
+    (t0, e0), (t1, e1) = marks[0], marks[-1]
+    return round(1e6 * (t1 - t0) / ((e1 - e0) * steps_per_epoch), 1)

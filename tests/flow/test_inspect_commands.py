@@ -1,0 +1,133 @@
+"""Champion, plots and the inspection commands on two real tiny runs.
+
+The first run has no champion to beat and promotes its best variant. The second trains
+only that variant with the same config, so it gives the same model: scored on the same
+test rows the two must tie, and a tie keeps the champion.
+"""
+
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from flows.retrain import retrain
+from imbalance import store
+from imbalance.cli import main
+from imbalance.config import RetrainConfig
+from imbalance.store import ArtifactStore, RunPaths
+from tasks.champion import best_variant
+
+pytestmark = pytest.mark.slow
+PLOTS = {"roc", "pr", "loss", "confusion-baseline", "confusion-balanced", "confusion-manual"}
+
+
+@pytest.fixture(scope="module")
+def two_runs(tmp_path_factory, tiny):
+    """The artifacts, both runs, champion.json after the first, TensorFlow loaded before/after."""
+    tf_before = "tensorflow" in sys.modules
+    root = tmp_path_factory.mktemp("artifacts")
+    first = RunPaths(Path(retrain(RetrainConfig(**tiny, artifacts_dir=str(root)))))
+    champion_file = ArtifactStore(root).champion_file.read_bytes()
+    variant = store.read_json(ArtifactStore(root).champion_file)["variant"]
+    again = RetrainConfig(**tiny, variants=[variant], artifacts_dir=str(root))
+    second = RunPaths(Path(retrain(again)))
+    return SimpleNamespace(
+        artifacts=ArtifactStore(root),
+        first=first,
+        champion_file=champion_file,
+        second=second,
+        tf_before=tf_before,
+        tf_after="tensorflow" in sys.modules,
+    )
+
+
+def test_the_first_run_promotes_its_best_variant(two_runs):
+    first = two_runs.first
+    variant, score = best_variant(store.read_json(first.metrics), "pr_auc")
+    record = store.read_json(two_runs.artifacts.champion_file)
+    assert record | {"when": None} == {
+        "run_id": first.run_id,
+        "variant": variant,
+        "metric": "pr_auc",
+        "score": score,
+        "when": None,
+    }
+    decision = store.read_json(first.manifest)["champion"]
+    assert decision["promoted"] is True and decision["champion"] is None
+    assert "## Champion" in first.report.read_text()
+    assert "Promoted: no champion yet" in first.report.read_text()
+
+
+def test_a_second_run_of_the_same_model_ties_and_keeps_the_champion(two_runs):
+    artifacts, first, second = two_runs.artifacts, two_runs.first, two_runs.second
+    decision = store.read_json(second.manifest)["champion"]
+    assert decision["promoted"] is False
+    assert decision["champion"]["run_id"] == first.run_id
+    # the champion's saved model, loaded in a training process and scored on the new rows
+    assert decision["champion"]["score"] == pytest.approx(decision["candidate"]["score"], abs=1e-9)
+    assert decision["champion"]["score"] == pytest.approx(
+        decision["champion"]["recorded_score"], abs=1e-9
+    )
+    assert artifacts.champion_file.read_bytes() == two_runs.champion_file
+    assert "Not promoted: ties with the champion" in second.report.read_text()
+
+
+def test_the_flow_process_never_imports_tensorflow_to_score_the_champion(two_runs):
+    if two_runs.tf_before:
+        pytest.skip("an earlier test imported TensorFlow into this process")
+    assert not two_runs.tf_after
+
+
+def test_each_run_has_its_plots_in_the_manifest_and_the_report(two_runs):
+    first = two_runs.first
+    files = store.read_json(first.manifest)["files"]
+    assert {Path(p).stem for p in files if p.startswith("plots/")} == PLOTS
+    report = first.report.read_text()
+    for name in PLOTS:
+        assert first.plot(name).read_bytes().startswith(b"\x89PNG")
+        assert f"](plots/{name}.png)" in report
+
+
+def _cli(capsys, *argv) -> tuple[int, str, str]:
+    status = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+@pytest.mark.parametrize("kind", ["parquet", "csv"])
+def test_predict_with_the_champion_reproduces_its_test_predictions(
+    two_runs, capsys, tmp_path, kind
+):
+    artifacts, first = two_runs.artifacts, two_runs.first
+    variant = artifacts.champion()["variant"]
+    rows = pd.read_parquet(first.test)
+    source = tmp_path / f"rows.{kind}"
+    rows.to_parquet(source) if kind == "parquet" else rows.to_csv(source, index=False)
+    target = tmp_path / "scored.parquet"
+
+    status, out, err = _cli(
+        capsys, "predict", source, "-o", target, "--artifacts-dir", artifacts.root
+    )
+    assert status == 0, err
+    assert f"with {first.run_id}/{variant} (threshold 0.5)" in out
+    scored = pd.read_parquet(target)
+    expected = pd.read_parquet(first.predictions)[variant].to_numpy()
+    np.testing.assert_allclose(scored["score"].to_numpy(), expected, atol=1e-6)
+    assert (scored["predicted_label"] == (scored["score"] >= 0.5)).all()
+    assert list(scored.columns[:3]) == ["x1", "x2", "label"]  # the input's columns kept
+    assert store.parquet_metadata(target)["run_id"] == first.run_id
+
+
+def test_runs_show_and_verify_on_real_runs(two_runs, capsys):
+    artifacts, first, second = two_runs.artifacts, two_runs.first, two_runs.second
+    status, out, _ = _cli(capsys, "runs", "--artifacts-dir", artifacts.root)
+    lines = out.splitlines()[1:]
+    assert status == 0 and [line.split()[0] for line in lines] == [second.run_id, first.run_id]
+    assert lines[1].rstrip().endswith("* " + artifacts.champion()["variant"])
+    status, out, _ = _cli(capsys, "show", "champion", "--artifacts-dir", artifacts.root)
+    assert status == 0 and out.startswith(f"# Retrain report: {first.run_id}")
+    status, out, _ = _cli(capsys, "verify", "all", "--artifacts-dir", artifacts.root)
+    assert status == 0 and out.count("  ok (") == 2

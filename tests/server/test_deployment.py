@@ -1,0 +1,308 @@
+"""The deployments as a user meets them: a real server, `make deploy`'s script, a worker.
+
+One server for the module, on a free port of 127.0.0.1 with a temporary PREFECT_HOME,
+deployed from a copy of the project (so the deployment's working directory, and any
+path a run resolves against it, is temporary too). Runs are created through the REST
+API the way the UI's Run button creates them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tasks.publish import METRICS_KEY, PROGRESS_KEY, REPORT_KEY, RUN_DIR_KEY, TABLE_COLUMNS
+
+pytestmark = [pytest.mark.slow, pytest.mark.server]
+
+PROJECT = Path(__file__).resolve().parents[2]
+PREFECT = Path(sys.executable).parent / "prefect"
+COPIED = ["prefect.yaml", "pyproject.toml", "imbalance", "tasks", "flows", "scripts"]
+SERVER_START_SECONDS = 90
+RUN_SECONDS = 150
+VARIANTS = ["baseline", "balanced", "manual"]
+TERMINAL = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
+
+
+@dataclass
+class Stack:
+    api: str
+    home: Path
+    project: Path
+    env: dict[str, str]
+    logs: Path
+
+    def client(self) -> httpx.Client:
+        return httpx.Client(base_url=self.api, timeout=30)
+
+    def deployment(self, name: str) -> dict:
+        with self.client() as api:
+            response = api.get(f"/deployments/name/retrain/{name}")
+        response.raise_for_status()
+        return response.json()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _copy_project(target: Path) -> Path:
+    """Copy what a deployment needs; the copy runs with the project's own .venv."""
+    target.mkdir()
+    for name in COPIED:
+        source = PROJECT / name
+        if source.is_dir():
+            shutil.copytree(source, target / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(source, target / name)
+    (target / ".venv").symlink_to(PROJECT / ".venv")
+    return target
+
+
+def _environment(api: str, home: Path, project: Path) -> dict[str, str]:
+    """Return this process's environment without its Prefect settings, then the stack's."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    return env | {
+        "PREFECT_API_URL": api,
+        "PREFECT_HOME": str(home),
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PWD": str(project),
+    }
+
+
+def _start(command: list[str], env: dict[str, str], cwd: Path, log: Path) -> subprocess.Popen:
+    with open(log, "wb") as out:
+        return subprocess.Popen(
+            command, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+
+
+def _stop(process: subprocess.Popen) -> None:
+    """Stop a process and its group: TERM, TERM again (a Prefect worker needs two), KILL."""
+    for sig, wait in [(signal.SIGTERM, 5), (signal.SIGTERM, 10), (signal.SIGKILL, 10)]:
+        if process.poll() is not None:
+            break
+        try:
+            os.killpg(process.pid, sig)
+        except ProcessLookupError:
+            break
+        try:
+            process.wait(wait)
+        except subprocess.TimeoutExpired:
+            continue
+    process.wait(10)
+
+
+def _processes_of(home: Path) -> list[int]:
+    """Return the ids of live processes started with this PREFECT_HOME (server, worker, runs)."""
+    marker = f"PREFECT_HOME={home}".encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            if marker in (entry / "environ").read_bytes().split(b"\0"):
+                found.append(int(entry.name))
+        except OSError:  # gone meanwhile, or not ours
+            continue
+    return found
+
+
+def _sweep(home: Path) -> list[int]:
+    """TERM, then KILL, whatever still runs with this PREFECT_HOME; return what was left."""
+    if not Path("/proc/self/environ").exists():
+        return []
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        left = _processes_of(home)
+        for pid in left:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, sig)
+        deadline = time.monotonic() + 5
+        while _processes_of(home) and time.monotonic() < deadline:
+            time.sleep(0.1)
+    return _processes_of(home)
+
+
+def _tail(path: Path, lines: int = 40) -> str:
+    return (
+        "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else ""
+    )
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory) -> Iterator[Stack]:
+    """A Prefect server on a free port of 127.0.0.1, with the project deployed from a copy."""
+    root = tmp_path_factory.mktemp("prefect-stack")
+    home, logs = root / "home", root / "logs"
+    logs.mkdir()
+    project = _copy_project(root / "project")
+    port = _free_port()
+    api = f"http://127.0.0.1:{port}/api"
+    env = _environment(api, home, project)
+    server = _start(
+        [str(PREFECT), "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+        env,
+        root,
+        logs / "server.log",
+    )
+    try:
+        deadline = time.monotonic() + SERVER_START_SECONDS
+        while True:
+            assert server.poll() is None, "server exited:\n" + _tail(logs / "server.log")
+            try:
+                if httpx.get(f"{api}/health", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, (
+                f"no answer from {api}/health in {SERVER_START_SECONDS}s:\n"
+                + _tail(logs / "server.log")
+            )
+            time.sleep(0.5)
+        # What `make deploy` runs: the work pool if missing, then `prefect deploy --all`.
+        deployed = subprocess.run(
+            ["scripts/prefect-stack.sh", "deploy"],
+            cwd=project,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert deployed.returncode == 0, deployed.stdout + deployed.stderr
+        yield Stack(api, home, project, env, logs)
+    finally:
+        _stop(server)
+        left = _sweep(home)
+        assert not left, f"processes left behind: {left}"
+
+
+@pytest.fixture(scope="module")
+def worker(stack: Stack) -> Iterator[subprocess.Popen]:
+    """A worker of the local-process pool, started like `make worker`; stopped afterwards."""
+    process = _start(
+        [str(PREFECT), "worker", "start", "--pool", "local-process"],
+        stack.env | {"PREFECT_WORKER_QUERY_SECONDS": "5"},
+        stack.project,
+        stack.logs / "worker.log",
+    )
+    try:
+        yield process
+    finally:
+        _stop(process)
+
+
+def test_the_nightly_deployment_has_its_schedule_pool_limit_and_form(stack):
+    nightly = stack.deployment("nightly-retrain")
+    [schedule] = nightly["schedules"]
+    assert schedule["schedule"]["cron"] == "0 2 * * *"
+    assert schedule["schedule"]["timezone"] == "UTC"
+    assert schedule["active"]
+    assert nightly["work_pool_name"] == "local-process"
+    assert nightly["global_concurrency_limit"]["limit"] == 1
+    assert nightly["enforce_parameter_schema"] is True
+    assert {"retrain", "nightly"} <= set(nightly["tags"])
+    # `{{ $PWD }}` became the folder it was deployed from: any clone works.
+    [step] = nightly["pull_steps"]
+    directory = step["prefect.deployments.steps.set_working_directory"]["directory"]
+    assert Path(directory) == stack.project
+
+    schema = nightly["parameter_openapi_schema"]
+    fields = schema["definitions"]["RetrainConfig"]["properties"]
+    assert schema["properties"]["cfg"]["default"]["epochs"] == 50
+    for name, field in fields.items():
+        assert field.get("title") and field.get("description"), name
+    assert (fields["epochs"]["minimum"], fields["epochs"]["maximum"]) == (1, 1000)
+    assert fields["minority_fraction"]["exclusiveMinimum"] == 0
+    assert fields["selection_metric"]["enum"] == ["pr_auc", "roc_auc", "recall", "f1"]
+
+    manual = stack.deployment("manual-retrain")
+    assert manual["schedules"] == []
+    assert manual["work_pool_name"] == "local-process"
+    assert manual["enforce_parameter_schema"] is True
+
+
+def test_a_run_started_like_the_run_button_completes_and_shows_its_results(stack, worker, tmp_path):
+    artifacts = tmp_path / "artifacts"
+    cfg = {"n_samples": 5000, "epochs": 2, "artifacts_dir": str(artifacts)}
+    deployment_id = stack.deployment("manual-retrain")["id"]
+    with stack.client() as api:
+        created = api.post(
+            f"/deployments/{deployment_id}/create_flow_run", json={"parameters": {"cfg": cfg}}
+        )
+        assert created.status_code == 201, created.text
+        flow_run_id = created.json()["id"]
+
+        deadline = time.monotonic() + RUN_SECONDS
+        while True:
+            flow_run = api.get(f"/flow_runs/{flow_run_id}").json()
+            if flow_run["state_type"] in TERMINAL:
+                break
+            assert worker.poll() is None, "worker exited:\n" + _tail(stack.logs / "worker.log")
+            assert time.monotonic() < deadline, (
+                f"run still {flow_run['state_type']} after {RUN_SECONDS}s:\n"
+                + _tail(stack.logs / "worker.log")
+            )
+            time.sleep(1)
+        assert flow_run["state_type"] == "COMPLETED", _tail(stack.logs / "worker.log", 80)
+
+        found = api.post(
+            "/artifacts/filter", json={"artifacts": {"flow_run_id": {"any_": [flow_run_id]}}}
+        ).json()
+        latest_report = api.get(f"/artifacts/{REPORT_KEY}/latest").json()
+
+    # On disk: one complete run, named after the flow run, under the artifacts_dir given.
+    [run_dir] = (artifacts / "runs").iterdir()
+    assert run_dir.name == flow_run["name"]
+    assert (run_dir / "manifest.json").is_file() and (run_dir / "report.md").is_file()
+    assert not (stack.project / "artifacts").exists()
+
+    by_key = {a["key"]: a for a in found}
+    assert by_key[REPORT_KEY]["data"] == (run_dir / "report.md").read_text()
+    assert latest_report["data"] == by_key[REPORT_KEY]["data"]
+    rows = by_key[METRICS_KEY]["data"]
+    rows = json.loads(rows) if isinstance(rows, str) else rows
+    assert [row["variant"] for row in rows] == VARIANTS
+    assert all(list(row) == TABLE_COLUMNS for row in rows)
+    assert all(row["tn"] + row["fp"] + row["fn"] + row["tp"] == 1000 for row in rows)
+    assert run_dir.as_uri() in by_key[RUN_DIR_KEY]["data"]
+    for variant in VARIANTS:
+        assert (run_dir / "models" / f"{variant}.keras").as_uri() in by_key[
+            f"retrain-model-{variant}"
+        ]["data"]
+    assert by_key[PROGRESS_KEY]["data"] == 100
+
+
+@pytest.mark.parametrize(
+    ("cfg", "field"),
+    [({"epochs": 0}, "cfg.epochs"), ({"minority_fraction": 2}, "cfg.minority_fraction")],
+)
+def test_a_bad_parameter_from_the_ui_is_refused_before_any_work(stack, tmp_path, cfg, field):
+    artifacts = tmp_path / "artifacts"
+    deployment_id = stack.deployment("manual-retrain")["id"]
+    count = {"deployments": {"id": {"any_": [deployment_id]}}}
+    with stack.client() as api:
+        before = api.post("/flow_runs/count", json=count).json()
+        refused = api.post(
+            f"/deployments/{deployment_id}/create_flow_run",
+            json={"parameters": {"cfg": cfg | {"artifacts_dir": str(artifacts)}}},
+        )
+        after = api.post("/flow_runs/count", json=count).json()
+    assert refused.status_code in (409, 422), refused.text
+    assert field in refused.json()["detail"]
+    assert after == before
+    assert not artifacts.exists()
