@@ -20,6 +20,7 @@ KEY_PACKAGES = [
     "pyarrow",
     "numpy",
     "pydantic",
+    "matplotlib",
 ]
 _RUN_ID = re.compile(r"^\d{8}T\d{6}Z-[a-z0-9-]+$")
 

@@ -126,16 +126,16 @@ def _atomic_path(path: Path) -> Iterator[Path]:
     tmp_path = Path(tmp)
     try:
         yield tmp_path
+        with open(tmp_path, "rb+") as fh:  # on disk before the rename makes it visible
+            os.fsync(fh.fileno())
         os.replace(tmp_path, path)
     finally:
         tmp_path.unlink(missing_ok=True)
 
 
 def write_bytes(path: Path, data: bytes) -> Path:
-    with _atomic_path(path) as tmp, open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
+    with _atomic_path(path) as tmp:
+        tmp.write_bytes(data)
     return path
 
 
@@ -262,11 +262,28 @@ class ArtifactStore:
         if run.root.exists():
             write_json(run.manifest, manifest)
 
+    @contextlib.contextmanager
+    def locked(self) -> Iterator[None]:
+        """Hold the store's lock: read-compare-write of latest/champion by one run at a time.
+
+        A local `make run` can overlap a run of the server's worker; both share the folder.
+        """
+        import fcntl
+
+        self.root.mkdir(parents=True, exist_ok=True)
+        with open(self.root / ".lock", "a") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
+
     def _update_latest(self, run_id: str) -> None:
         # Only ever move forward: a slow run finishing late must not hide a newer one.
-        current = self.latest_run_id()
-        if current is None or run_id >= current or not (self.runs_dir / current).is_dir():
-            write_json(self.latest_file, {"run_id": run_id, "updated": _now()})
+        with self.locked():
+            current = self.latest_run_id()
+            if current is None or run_id >= current or not (self.runs_dir / current).is_dir():
+                write_json(self.latest_file, {"run_id": run_id, "updated": _now()})
 
     def latest_run_id(self) -> str | None:
         if not self.latest_file.exists():

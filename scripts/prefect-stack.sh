@@ -114,6 +114,9 @@ deploy() {
     healthy || die "no Prefect server at $PREFECT_API_URL: run 'make server' or 'make up' first"
     "$PREFECT" work-pool inspect "$POOL" >/dev/null 2>&1 ||
         "$PREFECT" work-pool create "$POOL" --type process
+    # One run at a time across both deployments: a manual run waits for the nightly one
+    # (each deployment's own concurrency_limit only covers its own runs).
+    "$PREFECT" work-pool set-concurrency-limit "$POOL" 1
     "$PREFECT" --no-prompt deploy --all
 }
 

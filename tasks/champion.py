@@ -16,6 +16,7 @@ from imbalance import store
 from imbalance.config import RetrainConfig
 from imbalance.provenance import utc_now
 from imbalance.store import ArtifactStore, RunPaths
+from tasks._logging import run_logger
 
 # Scores this close count as equal: a rerun of the champion's own config must not
 # replace it over the last bits of a float.
@@ -174,25 +175,19 @@ def promote_champion(cfg: RetrainConfig, decision: dict[str, Any]) -> bool:
     if not decision["promoted"]:
         return False
     artifacts = ArtifactStore(cfg.artifacts_dir)
-    if _holder(artifacts.champion()) != _holder(decision["champion"]):
-        _logger().warning(
-            "champion changed while %s ran; not promoting", decision["candidate"]["run_id"]
-        )
-        return False
-    when = utc_now().isoformat(timespec="seconds")
-    artifacts.set_champion(champion_record(decision, when))
+    with artifacts.locked():  # compare and set, so two runs finishing together can't both win
+        if _holder(artifacts.champion()) != _holder(decision["champion"]):
+            _logger().warning(
+                "champion changed while %s ran; not promoting", decision["candidate"]["run_id"]
+            )
+            return False
+        when = utc_now().isoformat(timespec="seconds")
+        artifacts.set_champion(champion_record(decision, when))
     return True
 
 
 def _logger():
-    """Return the run's logger, or a plain one when a task's `.fn` is called on its own."""
-    from prefect.exceptions import MissingContextError
-    from prefect.logging import get_logger, get_run_logger
-
-    try:
-        return get_run_logger()
-    except MissingContextError:
-        return get_logger("imbalance.champion")
+    return run_logger("imbalance.champion")
 
 
 def _holder(record: dict[str, Any] | None) -> tuple[str, str] | None:

@@ -16,12 +16,14 @@ from uuid import UUID
 
 from imbalance import store
 from imbalance.store import RunPaths
+from tasks import report
+from tasks._logging import run_logger
 
 REPORT_KEY = "retrain-report"
 METRICS_KEY = "retrain-metrics"
 RUN_DIR_KEY = "retrain-run-dir"
 PROGRESS_KEY = "retrain-progress"
-METRIC_COLUMNS = ["precision", "recall", "f1", "roc_auc", "pr_auc", "train_seconds"]
+METRIC_COLUMNS = report.TABLE_COLUMNS  # the report's table and the UI's show the same columns
 TABLE_COLUMNS = ["variant", *METRIC_COLUMNS, "tn", "fp", "fn", "tp"]
 # Per-epoch calls can come every few milliseconds; the UI needs no more than one a second.
 PROGRESS_INTERVAL_SECONDS = 1.0
@@ -58,13 +60,7 @@ def progress_percent(epochs_done: int, total_epochs: int) -> float:
 
 
 def _logger() -> logging.Logger | logging.LoggerAdapter:
-    from prefect.exceptions import MissingContextError
-    from prefect.logging import get_logger, get_run_logger
-
-    try:
-        return get_run_logger()
-    except MissingContextError:
-        return get_logger("imbalance.publish")
+    return run_logger("imbalance.publish")
 
 
 def _in_a_run() -> bool:
@@ -149,6 +145,9 @@ def report_training_progress(
     """
     if artifact_id is None:
         return
+    # The count is always recorded (a file write is cheap), so the sum stays right;
+    # only the calls to the API are spaced out.
+    store.write_json(run.progress(variant), {"variant": variant, "epochs_done": epochs_done})
     now = time.monotonic()
     last = _last_progress_update.get((artifact_id, variant))
     if last is not None and now - last < PROGRESS_INTERVAL_SECONDS:
@@ -156,7 +155,6 @@ def report_training_progress(
     _last_progress_update[(artifact_id, variant)] = now
 
     def publish() -> None:
-        store.write_json(run.progress(variant), {"variant": variant, "epochs_done": epochs_done})
         done = sum(int(store.read_json(p)["epochs_done"]) for p in run.progress_files())
         _set_progress(
             artifact_id, progress_percent(done, total_epochs), _progress_text(done, total_epochs)

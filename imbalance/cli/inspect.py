@@ -66,7 +66,7 @@ def open_run(artifacts: ArtifactStore, ref: str) -> tuple[RunPaths, dict[str, An
         manifest, _ = _read_optional(artifacts.staging_dir / ref / store.MANIFEST)
         if manifest and manifest.get("status") == "failed":
             raise user_error(f"run {ref} is not complete: it failed: {manifest.get('error')}")
-        raise user_error(f"run {ref} is not complete (no manifest: still running, or killed)")
+        raise user_error(f"run {ref} is not complete (still running, or killed)")
     try:
         run = artifacts.run(ref)
     except RunNotFoundError as exc:
@@ -128,6 +128,9 @@ def run_summary(run: RunPaths, complete: bool, champion: dict | None) -> dict[st
     metrics, metrics_problem = _read_optional(run.metrics)
     if manifest is None:
         status = "incomplete" if not complete else "no manifest"
+    elif not complete and manifest.get("status") != "failed":
+        # A run killed after its manifest was written but before the move into runs/.
+        status = "incomplete"
     else:
         status = manifest.get("status", "unknown")
     manifest = manifest or {}

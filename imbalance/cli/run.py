@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import logging
 import os
 from collections.abc import Iterator
+from pathlib import Path
 
 from pydantic import ValidationError
 
@@ -103,6 +105,19 @@ def local_prefect_api() -> Iterator[None]:
         yield
 
 
+class _NoTracebackFor(logging.Filter):
+    """Drop the traceback Prefect logs with an error the user can fix: its message says it all."""
+
+    def __init__(self, *errors: type[BaseException]):
+        super().__init__()
+        self.errors = errors
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and isinstance(record.exc_info[1], self.errors):
+            record.exc_info = record.exc_text = None
+        return True
+
+
 def handle(args: argparse.Namespace) -> int:
     from imbalance.cli import UserError
     from tasks.data import DataError
@@ -110,14 +125,21 @@ def handle(args: argparse.Namespace) -> int:
     cfg = config_from_args(args)
     from flows.retrain import retrain
     from imbalance import store
+    from tasks.champion import describe_decision
     from tasks.report import comparison_table
 
+    quiet = _NoTracebackFor(DataError)
+    for name in ("prefect.flow_runs", "prefect.task_runs"):
+        logging.getLogger(name).addFilter(quiet)
     with local_prefect_api():
         try:
             run_dir = retrain(cfg)
         except DataError as exc:
             raise UserError(str(exc)) from None
-    run = store.RunPaths(__import__("pathlib").Path(run_dir))
+    run = store.RunPaths(Path(run_dir))
     print(f"\nrun directory: {run.root}\n")
     print(comparison_table(store.read_json(run.metrics)))
+    decision = store.read_json(run.manifest).get("champion")
+    if decision:
+        print(f"\nchampion: {describe_decision(decision)}")
     return 0

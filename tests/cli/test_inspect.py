@@ -77,7 +77,7 @@ def test_show_prints_the_report_config_and_files(artifacts, cli, ref, run_id):
     [
         ("20990101T000000Z-nope", "no complete run '20990101T000000Z-nope'"),
         ("20260104T000000Z-failed", "is not complete: it failed: ValueError: x"),
-        ("20260105T000000Z-killed", "is not complete (no manifest"),
+        ("20260105T000000Z-killed", "is not complete (still running, or killed)"),
         ("../runs", "is not a run id"),
     ],
 )
@@ -132,3 +132,16 @@ def test_the_inspection_commands_import_neither_tensorflow_nor_prefect(artifacts
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+
+
+def test_a_run_killed_between_its_manifest_and_its_move_is_not_complete(tmp_path, cli):
+    from imbalance import store
+    from imbalance.store import ArtifactStore
+
+    artifacts = ArtifactStore(tmp_path)
+    run = artifacts.start_run("20260106T000000Z-cut")
+    store.write_json(run.manifest, {"run_id": run.run_id, "status": "completed"})
+    status, out, _ = cli("runs", "--artifacts-dir", tmp_path)
+    assert status == 0 and out.splitlines()[1].split()[1] == "incomplete"
+    status, _, err = cli("show", run.run_id, "--artifacts-dir", tmp_path)
+    assert status == 2 and "is not complete" in err

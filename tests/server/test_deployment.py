@@ -214,6 +214,9 @@ def test_the_nightly_deployment_has_its_schedule_pool_limit_and_form(stack):
     assert schedule["active"]
     assert nightly["work_pool_name"] == "local-process"
     assert nightly["global_concurrency_limit"]["limit"] == 1
+    with stack.client() as api:  # and one run at a time across both deployments
+        pool = api.get("/work_pools/local-process").raise_for_status().json()
+    assert pool["concurrency_limit"] == 1
     assert nightly["enforce_parameter_schema"] is True
     assert {"retrain", "nightly"} <= set(nightly["tags"])
     # `{{ $PWD }}` became the folder it was deployed from: any clone works.
