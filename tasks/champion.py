@@ -128,8 +128,8 @@ def score_champion(cfg: RetrainConfig, run: RunPaths) -> dict[str, Any] | None:
     that cannot be scored (its run deleted by hand, its model unreadable) comes back
     with an `error` instead of failing the run.
     """
+    from imbalance.scoring import features_and_labels, score
     from tasks.evaluate import variant_metrics
-    from tasks.train import features_and_labels, score
 
     record = ArtifactStore(cfg.artifacts_dir).champion()
     if record is None:
@@ -145,7 +145,7 @@ def score_champion(cfg: RetrainConfig, run: RunPaths) -> dict[str, Any] | None:
     try:
         champion_run = ArtifactStore(cfg.artifacts_dir).run(record["run_id"])
         threshold = store.read_json(champion_run.manifest)["config"]["threshold"]
-        # Scored as the candidates were (tasks.train.score), so one model gives one score.
+        # Scored as the candidates were (imbalance.scoring.score): one model, one score.
         scores = score(store.load_model(champion_run.model(record["variant"])), x)
     except Exception as exc:  # any unreadable champion: the decision records why
         _logger().warning("cannot score the champion %s: %s", record, exc)

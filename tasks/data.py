@@ -13,10 +13,9 @@ from sklearn.model_selection import train_test_split
 
 from imbalance import store
 from imbalance.config import RetrainConfig
+from imbalance.scoring import LABEL
 from imbalance.store import RunPaths
 
-FEATURES = ["x1", "x2"]
-LABEL = "label"
 DATASET_SCHEMA = pa.schema([("x1", pa.float64()), ("x2", pa.float64()), ("label", pa.int8())])
 
 

@@ -17,8 +17,9 @@ from sklearn.metrics import (
 
 from imbalance import store
 from imbalance.config import RetrainConfig
+from imbalance.scoring import LABEL
 from imbalance.store import RunPaths
-from tasks.data import DATASET_SCHEMA, LABEL
+from tasks.data import DATASET_SCHEMA
 from tasks.train import TrainedVariant
 
 

@@ -14,8 +14,8 @@ from prefect import task
 
 from imbalance import store
 from imbalance.config import RetrainConfig
+from imbalance.scoring import LABEL
 from imbalance.store import RunPaths
-from tasks.data import LABEL
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure

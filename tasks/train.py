@@ -14,11 +14,10 @@ from prefect import get_run_logger, task
 
 from imbalance import store
 from imbalance.config import RetrainConfig
+from imbalance.scoring import features_and_labels, score
 from imbalance.store import RunPaths
-from tasks.data import FEATURES, LABEL
 
 SCORES_SCHEMA = pa.schema([("score", pa.float32())])
-PREDICT_BATCH = 65_536
 
 
 @dataclass(frozen=True)
@@ -30,11 +29,6 @@ class TrainedVariant:
     losses: list[float]
     train_seconds: float
     us_per_step: float | None  # after the first compiled call: see _steady_us_per_step
-
-
-def features_and_labels(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    """Return the float32 feature matrix and labels Keras trains on."""
-    return frame[FEATURES].to_numpy(np.float32), frame[LABEL].to_numpy(np.float32)
 
 
 def fit_variant(
@@ -69,11 +63,6 @@ def fit_variant(
         on_epochs_done=on_epochs_done,
     )
     return model, losses
-
-
-def score(model, x: np.ndarray) -> np.ndarray:
-    """Return the model's class-1 score of each row."""
-    return model.predict(x, batch_size=PREDICT_BATCH, verbose=0).reshape(-1).astype(np.float32)
 
 
 @task(name="train_variant", task_run_name="train-{variant}")

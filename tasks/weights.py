@@ -8,8 +8,8 @@ from sklearn.utils.class_weight import compute_class_weight
 
 from imbalance import store
 from imbalance.config import RetrainConfig
+from imbalance.scoring import LABEL
 from imbalance.store import RunPaths
-from tasks.data import LABEL
 
 
 def balanced_class_weights(labels: np.ndarray) -> dict[int, float]:

@@ -8,12 +8,12 @@ from typing import TYPE_CHECKING, Any
 
 from imbalance import store
 from imbalance.cli.inspect import add_artifacts_dir, open_run, user_error
+from imbalance.scoring import FEATURES, score
 from imbalance.store import ArtifactStore, RunPaths
 
 if TYPE_CHECKING:
     import pandas as pd
 
-FEATURES = ["x1", "x2"]  # the model's inputs, in order (tasks.data.FEATURES, without Prefect)
 SCORE, PREDICTED = "score", "predicted_label"
 READERS = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv"}
 
@@ -126,7 +126,7 @@ def handle(args: argparse.Namespace) -> int:
         model = store.load_model(model_path)  # the one place TensorFlow is imported
     except Exception as exc:  # Keras raises many kinds for a file it cannot load
         raise user_error(f"{model_path}: cannot load the model: {_first_line(exc)}") from None
-    scores = model.predict(x, batch_size=65_536, verbose=0).reshape(-1).astype("float32")
+    scores = score(model, x)
     out = rows.assign(**{SCORE: scores, PREDICTED: (scores >= threshold).astype("int8")})
     schema = pa.Schema.from_pandas(out, preserve_index=False).remove_metadata()
     provenance = {"run_id": run.run_id, "variant": variant, "threshold": threshold}

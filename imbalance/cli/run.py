@@ -154,9 +154,10 @@ def handle(args: argparse.Namespace) -> int:
         from tasks.data import DataError
         from tasks.report import comparison_table
 
-        quiet = _NoTracebackFor(DataError)
         for name in ("prefect.flow_runs", "prefect.task_runs"):
-            logging.getLogger(name).addFilter(quiet)
+            logger = logging.getLogger(name)
+            if not any(isinstance(f, _NoTracebackFor) for f in logger.filters):  # once a process
+                logger.addFilter(_NoTracebackFor(DataError))
         try:
             run_dir = retrain(cfg)
         except DataError as exc:

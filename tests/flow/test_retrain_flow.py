@@ -88,7 +88,7 @@ def test_metrics_and_report_cover_every_variant(two_runs):
 
 def test_each_saved_model_reloads_and_reproduces_its_predictions(two_runs):
     _, run, _, _ = two_runs
-    from tasks.train import features_and_labels, score
+    from imbalance.scoring import features_and_labels, score
 
     predictions = pd.read_parquet(run.predictions)
     x, _ = features_and_labels(predictions)

@@ -3,10 +3,11 @@
 import pytest
 
 from imbalance.config import RetrainConfig
+from imbalance.scoring import features_and_labels, score
 from imbalance.variants import VARIANTS, class_weight_for
 from tasks.data import make_dataset, split_frame
 from tasks.evaluate import variant_metrics
-from tasks.train import features_and_labels, fit_variant, score
+from tasks.train import fit_variant
 from tasks.weights import class_weight_table
 
 pytestmark = pytest.mark.slow
