@@ -1,4 +1,4 @@
-"""The retrain flow: generate, split, weights, train x3 in processes, evaluate, report."""
+"""The retrain flow: generate, split, weights, train x3 in threads, evaluate, report."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from dataclasses import asdict
 from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
 from prefect.settings import get_current_settings
-from prefect.task_runners import ProcessPoolTaskRunner
+from prefect.task_runners import ThreadPoolTaskRunner
 from prefect.utilities.names import generate_slug
 
 from imbalance.config import RetrainConfig
@@ -21,7 +21,7 @@ from tasks.evaluate import evaluate_variants
 from tasks.plots import draw_plots
 from tasks.publish import publish_run, start_training_progress
 from tasks.report import write_report
-from tasks.train import train_variant
+from tasks.train import prepare_training, train_variant
 from tasks.weights import compute_class_weights
 
 
@@ -30,20 +30,18 @@ def flow_run_name() -> str:
     return f"{utc_now():%Y%m%dT%H%M%SZ}-{generate_slug(2)}"
 
 
-def training_task_runner() -> ProcessPoolTaskRunner:
-    """Return the runner of the training tasks: processes, as many as the cores can feed.
+def training_task_runner() -> ThreadPoolTaskRunner:
+    """Return the runner of the training tasks: threads of the flow's process, one per core.
 
-    Processes, not threads: TensorFlow's random state is per process, so a variant
-    trained beside others gives the same model as one trained alone (FACTS.md).
-    Each process pays ~8 s of imports (Prefect, TensorFlow) before it trains for
-    ~1 s, so on 2 cores one process training the variants in turn finished first
-    (measured, 5,000 rows: 15 s with 1 worker, 17 s with 2, 30 s with 3). Parallel
-    processes only pay with a spare core each; Prefect's own setting
-    PREFECT_TASKS_RUNNER_PROCESS_POOL_MAX_WORKERS overrides the choice.
+    Threads, not processes: the compiled training loop releases the GIL, so
+    variants in threads use every core, and nothing is imported twice. Each
+    process of a pool paid ~8 s of imports (Prefect, TensorFlow) to train for
+    ~2 s; see README "Speed" for the measurements behind this choice. A variant's
+    model is the same in any layout (`imbalance.tf.KERAS_RANDOM_STATE`, tested).
+    Prefect's own setting PREFECT_TASK_RUNNER_THREAD_POOL_MAX_WORKERS overrides it.
     """
-    configured = get_current_settings().tasks.runner.process_pool_max_workers
-    cores = os.cpu_count() or 1
-    return ProcessPoolTaskRunner(max_workers=configured or max(1, min(3, cores - 1)))
+    configured = get_current_settings().tasks.runner.thread_pool_max_workers
+    return ThreadPoolTaskRunner(max_workers=configured or os.cpu_count() or 1)
 
 
 @flow(
@@ -63,6 +61,8 @@ def retrain(cfg: RetrainConfig = RetrainConfig()) -> str:  # noqa: B008 (Prefect
         staged.counts = {"dataset_rows": rows, **asdict(counts)}
         weights = compute_class_weights(cfg, run)
         progress_id = start_training_progress(cfg.epochs * len(cfg.variants))
+        prepare_training()  # TensorFlow's import silences fd 2: before other threads log
+        incumbent = score_champion.submit(cfg, run)  # needs only the test split: beside training
         futures = [
             train_variant.submit(
                 cfg, run, name, class_weight_for(VARIANTS[name], weights), progress_id
@@ -71,7 +71,6 @@ def retrain(cfg: RetrainConfig = RetrainConfig()) -> str:  # noqa: B008 (Prefect
         ]
         trained = [future.result() for future in futures]
         metrics = evaluate_variants(cfg, run, trained)
-        incumbent = score_champion.submit(cfg, run)  # loads a model: in the training processes
         plots = draw_plots(cfg, run, metrics)
         decision = decide_champion(cfg, run, metrics, incumbent)
         staged.extra["champion"] = decision

@@ -186,11 +186,15 @@ def save_model(path: Path, model: keras.Model) -> Path:
 
 def load_model(path: Path) -> keras.Model:
     """Load a saved model in safe mode (no arbitrary code from the file)."""
-    from imbalance.tf import load_keras
+    from imbalance.tf import KERAS_RANDOM_STATE, load_keras
 
     if not path.is_file():
         raise FileNotFoundError(f"model file not found: {path}")
-    return load_keras().saving.load_model(path, safe_mode=True)
+    keras = load_keras()
+    # Rebuilding the layers runs their initializers, which draw from Keras's global
+    # random state: not while a variant in another thread seeds its initial weights.
+    with KERAS_RANDOM_STATE:
+        return keras.saving.load_model(path, safe_mode=True)
 
 
 def file_digest(path: Path) -> dict[str, Any]:

@@ -139,7 +139,8 @@ def report_training_progress(
 ) -> None:
     """Record `variant`'s epochs done and show the sum over all variants in the artifact.
 
-    The variants train in separate processes, so each keeps its count in a file of the
+    Variants train in threads (or processes, with another task runner), so each keeps
+    its count in a file of the
     run's scratch folder and every update sums the files. Updates come at most once a
     second per variant; the flow sets 100% when training is over (`publish_run`).
     """

@@ -7,7 +7,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from prefect.task_runners import ProcessPoolTaskRunner
+from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows.retrain import retrain
 from imbalance import store
@@ -38,8 +38,8 @@ EXPECTED_FILES = {
 def two_runs(tmp_path_factory, tiny):
     """Two runs of one config training one variant after another, then one in parallel."""
     cfg = RetrainConfig(**tiny, artifacts_dir=str(tmp_path_factory.mktemp("artifacts")))
-    one_by_one = retrain.with_options(task_runner=ProcessPoolTaskRunner(max_workers=1))
-    in_parallel = retrain.with_options(task_runner=ProcessPoolTaskRunner(max_workers=2))
+    one_by_one = retrain.with_options(task_runner=ThreadPoolTaskRunner(max_workers=1))
+    in_parallel = retrain.with_options(task_runner=ThreadPoolTaskRunner(max_workers=4))
     first = RunPaths(Path(one_by_one(cfg)))
     second = RunPaths(Path(one_by_one(cfg)))
     parallel = RunPaths(Path(in_parallel(cfg)))
