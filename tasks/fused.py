@@ -2,9 +2,11 @@
 
 `model.fit` spends ~0.5-1.2 ms of Python and executor dispatch per step on a
 network whose arithmetic takes a few µs. `train_fused` runs all epochs and steps
-inside one `tf.function(jit_compile=True)` holding a `tf.while_loop`, and reuses
-the model's own compiled loss and optimizer, so it leaves behind the model that
-`fit` would have (weights, Adam slots, `optimizer.iterations`), just sooner.
+inside one `tf.function(jit_compile=True)` holding a `tf.while_loop`, with the
+model's own compiled loss and optimizer settings, so it leaves behind the model that
+`fit` would have (weights, Adam slots, `optimizer.iterations`), just sooner. The
+loop is compiled once per process for every model of one network and data shape
+(`_Program`), so three variants pay for one compile.
 
 Measured on the 2-core dev box (shared, load ~3), default job (80,000 rows, batch
 100, 50 epochs = 40,000 steps, hidden 2, class weights), one run each:
