@@ -140,9 +140,9 @@ def report_training_progress(
     """Record `variant`'s epochs done and show the sum over all variants in the artifact.
 
     Variants train in threads (or processes, with another task runner), so each keeps
-    its count in a file of the
-    run's scratch folder and every update sums the files. Updates come at most once a
-    second per variant; the flow sets 100% when training is over (`publish_run`).
+    its count in a file of the run's scratch folder and every update sums the files.
+    Updates come at most once a second per variant; the flow sets 100% when training
+    is over (`publish_run`).
     """
     if artifact_id is None:
         return

@@ -160,6 +160,20 @@ class TemporaryServer:
         )
 
 
+def _api_url_configured() -> bool:
+    """Return whether a Prefect API is configured, without importing Prefect for it.
+
+    In a fresh process that is the environment variable (a URL set in a Prefect
+    profile is seen after the import, below); where Prefect is loaded already (tests
+    under Prefect's harness, a caller's own settings), its settings say.
+    """
+    if "prefect.settings" in sys.modules:
+        from prefect.settings import PREFECT_API_URL
+
+        return bool(PREFECT_API_URL.value())
+    return bool(os.environ.get("PREFECT_API_URL"))
+
+
 @contextlib.contextmanager
 def local_prefect_api(while_starting: Callable[[], T]) -> Iterator[T]:
     """Yield `while_starting()`, run while a temporary Prefect server starts, if needed.
@@ -168,7 +182,7 @@ def local_prefect_api(while_starting: Callable[[], T]) -> Iterator[T]:
     Otherwise the flow, and every thread or process it starts, uses the one server
     started here; it stops when the program exits.
     """
-    if os.environ.get("PREFECT_API_URL"):
+    if _api_url_configured():
         yield while_starting()
         return
     server = TemporaryServer()

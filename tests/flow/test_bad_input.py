@@ -48,6 +48,8 @@ def test_data_without_a_training_minority_fails_in_one_line(tmp_path, capsys, ca
     err = capsys.readouterr().err.strip().splitlines()
     assert status == 2
     assert err[-1].startswith("imbalance run: the training split has no minority example")
+    # The harness's server is configured in Prefect's settings: no server of its own.
+    assert not any("temporary Prefect server" in line for line in err)
     # Prefect logs the failure, but without a traceback: the message says it all.
     failures = [r for r in caplog.records if "no minority example" in r.getMessage()]
     assert failures and not any(r.exc_info for r in failures)
