@@ -23,6 +23,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from proc_env import processes_with
 
 from tasks.publish import METRICS_KEY, PROGRESS_KEY, REPORT_KEY, RUN_DIR_KEY, TABLE_COLUMNS
 
@@ -108,34 +109,19 @@ def _stop(process: subprocess.Popen) -> None:
     process.wait(10)
 
 
-def _processes_of(home: Path) -> list[int]:
-    """Return the ids of live processes started with this PREFECT_HOME (server, worker, runs)."""
-    marker = f"PREFECT_HOME={home}".encode()
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) == os.getpid():
-            continue
-        try:
-            if marker in (entry / "environ").read_bytes().split(b"\0"):
-                found.append(int(entry.name))
-        except OSError:  # gone meanwhile, or not ours
-            continue
-    return found
-
-
 def _sweep(home: Path) -> list[int]:
     """TERM, then KILL, whatever still runs with this PREFECT_HOME; return what was left."""
     if not Path("/proc/self/environ").exists():
         return []
     for sig in (signal.SIGTERM, signal.SIGKILL):
-        left = _processes_of(home)
+        left = processes_with(home)
         for pid in left:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, sig)
         deadline = time.monotonic() + 5
-        while _processes_of(home) and time.monotonic() < deadline:
+        while processes_with(home) and time.monotonic() < deadline:
             time.sleep(0.1)
-    return _processes_of(home)
+    return processes_with(home)
 
 
 def _tail(path: Path, lines: int = 40) -> str:

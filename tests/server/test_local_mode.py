@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
+from proc_env import processes_with
 
 pytestmark = [pytest.mark.slow, pytest.mark.server]
 
@@ -27,26 +28,11 @@ def _local_env(home: Path) -> dict[str, str]:
     return env | {"PREFECT_HOME": str(home), "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
 
 
-def _processes_with(home: Path) -> list[int]:
-    """Return the ids of live processes whose environment names this PREFECT_HOME."""
-    needle = f"PREFECT_HOME={home}".encode()
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) == os.getpid():
-            continue
-        try:
-            if needle in (entry / "environ").read_bytes().split(b"\0"):
-                found.append(int(entry.name))
-        except OSError:  # gone meanwhile, or not ours
-            continue
-    return found
-
-
 def _gone_within(home: Path, seconds: float) -> list[int]:
     deadline = time.monotonic() + seconds
-    while _processes_with(home) and time.monotonic() < deadline:
+    while processes_with(home) and time.monotonic() < deadline:
         time.sleep(0.2)
-    return _processes_with(home)
+    return processes_with(home)
 
 
 def _command(tiny: dict, artifacts: Path) -> list[str]:
@@ -87,7 +73,7 @@ def test_killing_the_command_takes_its_temporary_server_down(tmp_path):
         line = proc.stderr.readline()
         assert SERVER_LINE.search(line), line
         deadline = time.monotonic() + 30
-        while len(_processes_with(home)) < 2:  # the command and its server
+        while len(processes_with(home)) < 2:  # the command and its server
             assert time.monotonic() < deadline, "no server process appeared"
             time.sleep(0.1)
     finally:
