@@ -20,6 +20,7 @@ from proc_env import processes_with
 
 pytestmark = [pytest.mark.slow, pytest.mark.server]
 
+TINY = {"n_samples": 5_000, "epochs": 2}
 SERVER_LINE = re.compile(r"Starting a temporary Prefect server on http://127\.0\.0\.1:(\d+)")
 
 
@@ -35,17 +36,16 @@ def _gone_within(home: Path, seconds: float) -> list[int]:
     return processes_with(home)
 
 
-def _command(tiny: dict, artifacts: Path) -> list[str]:
-    options = [f"--{k.replace('_', '-')}={v}" for k, v in tiny.items()]
+def _command(artifacts: Path) -> list[str]:
+    options = [f"--{k.replace('_', '-')}={v}" for k, v in TINY.items()]
     return [sys.executable, "-m", "imbalance.cli", "run", *options, f"--artifacts-dir={artifacts}"]
 
 
 @pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="reads /proc")
 def test_a_local_run_uses_one_temporary_server_and_leaves_no_process(tmp_path):
     home = tmp_path / "prefect-home"
-    tiny = {"n_samples": 5_000, "epochs": 2}
     done = subprocess.run(
-        _command(tiny, tmp_path / "artifacts"),
+        _command(tmp_path / "artifacts"),
         env=_local_env(home),
         capture_output=True,
         text=True,
@@ -63,7 +63,7 @@ def test_a_local_run_uses_one_temporary_server_and_leaves_no_process(tmp_path):
 def test_killing_the_command_takes_its_temporary_server_down(tmp_path):
     home = tmp_path / "prefect-home"
     proc = subprocess.Popen(
-        _command({"n_samples": 5_000, "epochs": 2}, tmp_path / "artifacts"),
+        _command(tmp_path / "artifacts"),
         env=_local_env(home),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
