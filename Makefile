@@ -33,7 +33,8 @@ format: $(STAMP) ## apply ruff's formatting and safe fixes
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-bench: $(STAMP) ## time the flow against the plain tutorial script (~20 min; not a test)
+bench: $(STAMP) ## time the flow against the tutorial script, and batched training (~25 min)
+	$(BIN)/python benchmarks/bench_batched.py
 	$(BIN)/python benchmarks/bench.py
 
 clean: ## remove the virtualenv and caches (keeps artifacts/)

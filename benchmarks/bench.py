@@ -61,7 +61,7 @@ def flow(
     env = ENV | ({"PREFECT_API_URL": api_url} if api_url else {})
     env |= {"PREFECT_HOME": prefect_home} if prefect_home else {}
     with tempfile.TemporaryDirectory(prefix="bench-artifacts-") as artifacts:
-        command = [PYTHON, "-m", "imbalance.cli", "run", "--artifacts-dir", artifacts]
+        command = [PYTHON, "-m", "cli", "run", "--artifacts-dir", artifacts]
         if n_samples:
             command += ["--n-samples", str(n_samples)]
         result = measure(command, env)

@@ -11,17 +11,19 @@ from prefect.settings import get_current_settings
 from prefect.task_runners import ThreadPoolTaskRunner
 from prefect.utilities.names import generate_slug
 
+from imbalance.champion import describe_decision
 from imbalance.config import RetrainConfig
 from imbalance.lifecycle import staged_run
+from imbalance.model.training import Member
 from imbalance.provenance import utc_now
 from imbalance.variants import VARIANTS, class_weight_for
-from tasks.champion import decide_champion, promote_champion, score_champion
+from tasks.champion import decide_champion, score_champion
 from tasks.data import generate_dataset, split_dataset
 from tasks.evaluate import evaluate_variants
 from tasks.plots import draw_plots
 from tasks.publish import publish_run, start_training_progress
 from tasks.report import write_report
-from tasks.train import prepare_training, train_variant
+from tasks.train import prepare_training, save_variant, train_models
 from tasks.weights import compute_class_weights
 
 
@@ -31,15 +33,13 @@ def flow_run_name() -> str:
 
 
 def training_task_runner() -> ThreadPoolTaskRunner:
-    """Return the runner of the training tasks: threads of the flow's process, one per core.
+    """Return the flow's task runner: threads of the flow's process, one per core.
 
-    Threads, not processes: nothing is imported twice, and the variants share one
-    compiled training loop (`tasks/fused.py`), taking turns on it while the rest of
-    their work (reading data, saving, scoring) and the champion check overlap.
-    A process of its own cost a variant ~8 s of imports (Prefect, TensorFlow) and
-    ~1.5 s of compiling for ~0.4 s of training (README, "Reproducible, and fast").
-    A variant's model is the same in any layout (`imbalance.tf.KERAS_RANDOM_STATE`,
-    tested). Prefect's PREFECT_TASK_RUNNER_THREAD_POOL_MAX_WORKERS overrides the count.
+    Threads, not processes: nothing is imported twice. The models train together in
+    one task (`imbalance/model/batched.py`: one compiled loop for all of them) while
+    the champion check runs beside it; saving and scoring each model overlap after.
+    A process of its own cost a task ~8 s of imports (Prefect, TensorFlow) for ~1 s
+    of training. Prefect's PREFECT_TASK_RUNNER_THREAD_POOL_MAX_WORKERS sets the count.
     """
     configured = get_current_settings().tasks.runner.thread_pool_max_workers
     return ThreadPoolTaskRunner(max_workers=configured or os.cpu_count() or 1)
@@ -52,9 +52,12 @@ def training_task_runner() -> ThreadPoolTaskRunner:
     log_prints=False,
 )
 def retrain(cfg: RetrainConfig = RetrainConfig()) -> str:  # noqa: B008 (Prefect reads the default)
-    """Retrain the three class-weight variants and return the folder of the complete run."""
+    """Retrain the class-weight variants and return the folder of the complete run."""
     logger = get_run_logger()
-    with staged_run(cfg, flow_run.get_name() or flow_run_name()) as staged:
+    name = flow_run.get_name() or flow_run_name()
+    attempt = flow_run.run_count or 1  # a retry runs the flow again in this process
+    # A retry stages a folder of its own: the failed attempt's keeps its manifest (why).
+    with staged_run(cfg, name if attempt <= 1 else f"{name}-retry{attempt - 1}") as staged:
         run = staged.paths
         logger.info("run %s: staging in %s", run.run_id, run.root)
         rows = generate_dataset(cfg, run)
@@ -64,19 +67,28 @@ def retrain(cfg: RetrainConfig = RetrainConfig()) -> str:  # noqa: B008 (Prefect
         progress_id = start_training_progress(cfg.epochs * len(cfg.variants))
         prepare_training()  # TensorFlow's import silences fd 2: before other threads log
         incumbent = score_champion.submit(cfg, run)  # needs only the test split: beside training
-        futures = [
-            train_variant.submit(
-                cfg, run, name, class_weight_for(VARIANTS[name], weights), progress_id
-            )
+        members = [
+            Member(name, class_weight_for(VARIANTS[name], weights), cfg.train_seed)
             for name in cfg.variants
         ]
-        trained = [future.result() for future in futures]
+        models = train_models(cfg, run, members, progress_id)
+        trained = [f.result() for f in [save_variant.submit(cfg, run, m) for m in models]]
         metrics = evaluate_variants(cfg, run, trained)
         plots = draw_plots(cfg, run, metrics)
-        decision = decide_champion(cfg, run, metrics, incumbent)
-        staged.extra["champion"] = decision
-        write_report(cfg, run, counts, metrics, decision, plots)
-    promote_champion(cfg, decision)  # only now that the run is complete
-    logger.info("run %s complete: %s", staged.final.run_id, staged.final.root)
-    publish_run(staged.final, progress_id)
-    return str(staged.final.root)
+        proposal = decide_champion(cfg, run, metrics, incumbent)
+        # The report is written once the proposal has taken effect (or not), under the
+        # store's lock: it says what happened to champion.json, not what was intended.
+        final = staged.complete(
+            proposal,
+            lambda decision, paths: write_report(cfg, paths, counts, metrics, decision, plots),
+        )
+    logger.info("run %s complete: %s", final.run_id, final.root)
+    logger.info("champion: %s", describe_decision(staged.decision))
+    publish_run(final, progress_id)
+    return str(final.root)
+
+
+# What the deployments run (prefect.yaml): a failed night is retried once, a minute
+# later, so one transient failure does not lose it. `imbalance run` and the tests call
+# `retrain` itself: a bad option there should fail at once, not again a minute later.
+retrain_with_retry = retrain.with_options(retries=1, retry_delay_seconds=60)

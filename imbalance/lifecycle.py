@@ -1,15 +1,26 @@
-"""A run from staging to complete: the one place that decides when a run counts as done."""
+"""A run from staging to complete: the one place that decides when a run counts as done.
+
+It is also where the champion decision takes effect, because both must happen under
+one lock and in one order: settle the proposal against the champion on disk, write
+the settled decision into the run, move the run into `runs/`, and only then point
+champion.json at it and append to the history. Reports and manifests therefore say
+what happened, never what was intended.
+"""
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from imbalance.champion import champion_record, history_entry, settle, verdict
 from imbalance.config import RetrainConfig
 from imbalance.provenance import build_manifest, run_id_for, utc_now
-from imbalance.store import ArtifactStore, RunPaths
+from imbalance.store import ArtifactStore, RunPaths, StateFileError
+
+# Writes the settled decision into the run at the given paths (its report), under the lock.
+RecordDecision = Callable[[dict[str, Any] | None, RunPaths], None]
 
 
 @dataclass
@@ -17,31 +28,86 @@ class StagedRun:
     """A run being built: its staging paths and what the manifest will record."""
 
     paths: RunPaths
+    artifacts: ArtifactStore
+    manifest: Callable[..., dict[str, Any]]
     counts: dict[str, Any] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
     final: RunPaths | None = None
+    decision: dict[str, Any] | None = None
+
+    def complete(
+        self, proposal: dict[str, Any] | None = None, record: RecordDecision | None = None
+    ) -> RunPaths:
+        """Complete the run and let `proposal` take effect; return the run's final paths.
+
+        Under the store's lock: the proposal is settled against the champion now on
+        disk, `record` writes the outcome into the run, the manifest (with it) is
+        written, the run moves into `runs/`, and a promotion is applied last. If the
+        champion cannot be written, the run's report and manifest are rewritten to
+        say so: they never claim a promotion that did not happen.
+        """
+        artifacts = self.artifacts
+        with artifacts.locked():
+            decision = proposal
+            if proposal is not None:
+                try:
+                    current = artifacts.champion()
+                except StateFileError as exc:
+                    current = {"error": str(exc)}
+                decision = settle(proposal, current)
+            self._record(decision, record)
+            self.final = artifacts.complete_run(self.paths, self.manifest("completed"))
+            if decision is not None and decision["promoted"]:
+                try:
+                    self._promote(decision, current)
+                except OSError as exc:
+                    decision = decision | verdict(
+                        False, f"champion.json could not be written ({exc}); not promoted"
+                    )
+                    self.paths = self.final  # the run now lives in runs/: rewrite it there
+                    self._record(decision, record)
+                    artifacts.write_manifest(self.final, self.manifest("completed"))
+        self.decision = decision
+        return self.final
+
+    def _record(self, decision: dict[str, Any] | None, record: RecordDecision | None) -> None:
+        self.decision = decision
+        if decision is not None:
+            self.extra["champion"] = decision
+        if record is not None:
+            record(decision, self.paths)
+
+    def _promote(self, decision: dict[str, Any], previous: dict[str, Any] | None) -> None:
+        new = champion_record(decision, utc_now().isoformat(timespec="seconds"))
+        self.artifacts.set_champion(new)
+        self.artifacts.append_history(history_entry("promote", new, previous, decision["reason"]))
 
 
 @contextlib.contextmanager
 def staged_run(cfg: RetrainConfig, flow_run_name: str) -> Iterator[StagedRun]:
-    """Yield a staging run; on success move it into `runs/`, on failure mark it failed.
+    """Yield a staging run; on failure mark it failed. The flow calls `complete` itself.
 
     A killed process never reaches either branch: its folder stays in staging
     with no manifest, which no reader takes for a complete run.
     """
     started = utc_now()
     artifacts = ArtifactStore(cfg.artifacts_dir)
-    staged = StagedRun(artifacts.start_run(run_id_for(started, flow_run_name)))
     config = cfg.model_dump(mode="json")
+    paths = artifacts.start_run(run_id_for(started, flow_run_name))
 
     def manifest(status: str, **extra: Any) -> dict[str, Any]:
         return build_manifest(
             staged.paths.run_id, config, started, status, staged.counts, staged.extra | extra
         )
 
+    staged = StagedRun(paths, artifacts, manifest)
     try:
         yield staged
+        if staged.final is None:
+            staged.complete()
     except BaseException as exc:
-        artifacts.fail_run(staged.paths, manifest("failed", error=f"{type(exc).__name__}: {exc}"))
+        if staged.final is None:
+            artifacts.fail_run(
+                staged.paths, manifest("failed", error=f"{type(exc).__name__}: {exc}")
+            )
         raise
-    staged.final = artifacts.complete_run(staged.paths, manifest("completed"))

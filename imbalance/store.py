@@ -3,8 +3,9 @@
     artifacts/
       runs/<run-id>/            complete runs only (moved here in one rename)
       .staging/<run-id>/        runs being built, failed or killed: never "complete"
-      latest.json               names the newest complete run
+      latest.json               names the newest complete run (rebuilt from runs/ if lost)
       champion.json             names the promoted model
+      champion-history.jsonl    every change of champion, appended, never rewritten
 
 A file is written to a temporary name in its own folder and renamed over the real
 name, so a reader sees the old file or the new one, never half of one.
@@ -18,6 +19,7 @@ import json
 import os
 import shutil
 import tempfile
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -33,10 +35,15 @@ RUNS = "runs"
 STAGING = ".staging"
 MANIFEST = "manifest.json"
 METADATA_KEY = b"imbalance_flow"
+_HELD_LOCKS = threading.local()  # the stores whose lock this thread holds
 
 
 class RunNotFoundError(LookupError):
     """A run reference (id, `latest`, `champion`) that names no complete run."""
+
+
+class StateFileError(ValueError):
+    """latest.json or champion.json cannot be read or does not name a run; one line says why."""
 
 
 @dataclass(frozen=True)
@@ -129,8 +136,18 @@ def _atomic_path(path: Path) -> Iterator[Path]:
         with open(tmp_path, "rb+") as fh:  # on disk before the rename makes it visible
             os.fsync(fh.fileno())
         os.replace(tmp_path, path)
+        fsync_dir(path.parent)  # and the rename itself, or a power cut can undo it
     finally:
         tmp_path.unlink(missing_ok=True)
+
+
+def fsync_dir(path: Path) -> None:
+    """Flush a folder's entries (renames into it) to disk."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def write_bytes(path: Path, data: bytes) -> Path:
@@ -186,7 +203,7 @@ def save_model(path: Path, model: keras.Model) -> Path:
 
 def load_model(path: Path) -> keras.Model:
     """Load a saved model in safe mode (no arbitrary code from the file)."""
-    from imbalance.tf import KERAS_RANDOM_STATE, load_keras
+    from imbalance.model.tf import KERAS_RANDOM_STATE, load_keras
 
     if not path.is_file():
         raise FileNotFoundError(f"model file not found: {path}")
@@ -238,6 +255,10 @@ class ArtifactStore:
     def champion_file(self) -> Path:
         return self.root / "champion.json"
 
+    @property
+    def history_file(self) -> Path:
+        return self.root / "champion-history.jsonl"
+
     def start_run(self, run_id: str) -> RunPaths:
         """Create and return the staging folder of a new run."""
         if (self.runs_dir / run_id).exists() or (self.staging_dir / run_id).exists():
@@ -250,14 +271,18 @@ class ArtifactStore:
         """Return the sha256 and size of every file of `run`, keyed by relative path."""
         return {str(rel): file_digest(run.root / rel) for rel in list_files(run.root)}
 
+    def write_manifest(self, run: RunPaths, manifest: dict[str, Any]) -> None:
+        """Write `manifest` with the digest of every file of `run` (written last)."""
+        write_json(run.manifest, {**manifest, "files": self.manifest_files(run)})
+
     def complete_run(self, run: RunPaths, manifest: dict[str, Any]) -> RunPaths:
         """Write the manifest, move the run into `runs/` in one rename, point latest at it."""
         shutil.rmtree(run.scratch, ignore_errors=True)
-        manifest = {**manifest, "files": self.manifest_files(run)}
-        write_json(run.manifest, manifest)
+        self.write_manifest(run, manifest)
         final = self.runs_dir / run.run_id
         final.parent.mkdir(parents=True, exist_ok=True)
         os.replace(run.root, final)
+        fsync_dir(final.parent)
         self._update_latest(final.name)
         return RunPaths(final)
 
@@ -271,35 +296,110 @@ class ArtifactStore:
         """Hold the store's lock: read-compare-write of latest/champion by one run at a time.
 
         A local `make run` can overlap a run of the server's worker; both share the folder.
+        Re-entrant within a thread (completing a run updates latest.json while the
+        promotion holds the lock): flock on a second descriptor would wait for itself.
         """
         import fcntl
 
+        key = str(self.root.resolve())
+        held = _HELD_LOCKS.__dict__.setdefault("roots", set())
+        if key in held:
+            yield
+            return
         self.root.mkdir(parents=True, exist_ok=True)
         with open(self.root / ".lock", "a") as fh:
             fcntl.flock(fh, fcntl.LOCK_EX)
+            held.add(key)
             try:
                 yield
             finally:
+                held.discard(key)
                 fcntl.flock(fh, fcntl.LOCK_UN)
 
     def _update_latest(self, run_id: str) -> None:
         # Only ever move forward: a slow run finishing late must not hide a newer one.
+        # A lost or unreadable latest.json is rebuilt from the runs on disk, never fatal.
         with self.locked():
-            current = self.latest_run_id()
-            if current is None or run_id >= current or not (self.runs_dir / current).is_dir():
-                write_json(self.latest_file, {"run_id": run_id, "updated": _now()})
+            try:
+                current = self._read_state(self.latest_file)
+            except StateFileError:
+                current = None
+            if current is None or not (self.runs_dir / current["run_id"]).is_dir():
+                run_id = max(run_id, *self.run_ids())
+            elif run_id < current["run_id"]:
+                return
+            write_json(self.latest_file, {"run_id": run_id, "updated": _now()})
 
     def latest_run_id(self) -> str | None:
-        if not self.latest_file.exists():
-            return None
-        return read_json(self.latest_file).get("run_id")
+        """Return the newest complete run: latest.json's, or the newest on disk if it is lost."""
+        try:
+            record = self._read_state(self.latest_file)
+        except StateFileError:
+            record = None
+        if record and (self.runs_dir / record["run_id"]).is_dir():
+            return record["run_id"]
+        return next(iter(self.run_ids()), None)
 
     def champion(self) -> dict[str, Any] | None:
-        """Return the champion record, or None before the first promotion."""
-        return read_json(self.champion_file) if self.champion_file.exists() else None
+        """Return the champion record, None before the first promotion.
+
+        Raises StateFileError if champion.json exists but cannot be read: callers
+        must not mistake a damaged record for "no champion" (that would promote).
+        """
+        return self._read_state(self.champion_file)
 
     def set_champion(self, record: dict[str, Any]) -> None:
         write_json(self.champion_file, record)
+
+    def append_history(self, entry: dict[str, Any]) -> None:
+        """Append one line to the champion history and flush it to disk."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        with open(self.history_file, "a") as fh:
+            fh.write(json.dumps(entry, default=str) + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+
+    def champion_history(self) -> list[dict[str, Any]]:
+        """Return the champion history, oldest first (an unreadable line raises StateFileError)."""
+        if not self.history_file.is_file():
+            return []
+        entries = []
+        for number, line in enumerate(self.history_file.read_text().splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                entries.append(json.loads(line))
+            except ValueError as exc:
+                raise StateFileError(
+                    f"{self.history_file}: line {number} is unreadable: {exc}"
+                ) from None
+        return entries
+
+    def state_problems(self) -> list[str]:
+        """Return one line per damaged shared state file (latest.json, champion.json)."""
+        problems = []
+        for path in (self.latest_file, self.champion_file):
+            try:
+                record = self._read_state(path)
+            except StateFileError as exc:
+                problems.append(str(exc))
+                continue
+            if path == self.champion_file and record and record["run_id"] not in self.run_ids():
+                problems.append(f"{path} names run {record['run_id']}, which is not a complete run")
+        return problems
+
+    @staticmethod
+    def _read_state(path: Path) -> dict[str, Any] | None:
+        """Return a state file's record (None if absent), or raise StateFileError."""
+        try:
+            record = read_json(path)
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError) as exc:
+            raise StateFileError(f"{path} is unreadable: {_first_line(exc)}") from None
+        if not isinstance(record, dict) or not isinstance(record.get("run_id"), str):
+            raise StateFileError(f"{path} is damaged: it names no run")
+        return record
 
     def run_ids(self) -> list[str]:
         """Return the ids of complete runs, newest first."""
@@ -307,17 +407,40 @@ class ArtifactStore:
             return []
         return sorted((p.name for p in self.runs_dir.iterdir() if p.is_dir()), reverse=True)
 
+    def stale_unfinished_run_ids(self, older_than_seconds: float) -> list[str]:
+        """Return staged runs (failed or killed) untouched for `older_than_seconds`, oldest first.
+
+        Untouched: no file in the folder changed since; a run still training writes
+        its files every few seconds, so it is never among them.
+        """
+        cutoff = datetime.now(UTC).timestamp() - older_than_seconds
+        stale = []
+        for run_id in reversed(self.unfinished_run_ids()):
+            root = self.staging_dir / run_id
+            times = [p.stat().st_mtime for p in (root, *root.rglob("*"))]
+            if max(times) < cutoff:
+                stale.append(run_id)
+        return stale
+
+    def delete_unfinished_run(self, run_id: str) -> None:
+        """Remove a staged (failed or killed) run's folder."""
+        shutil.rmtree(self.staging_dir / run_id)
+
     def unfinished_run_ids(self) -> list[str]:
         """Return the ids of runs still in staging (running, failed or killed), newest first."""
         if not self.staging_dir.is_dir():
             return []
-        return sorted((p.name for p in self.staging_dir.iterdir() if p.is_dir()), reverse=True)
+        # ".deleting-*" folders are runs being pruned, not runs
+        return sorted(
+            (p.name for p in self.staging_dir.iterdir() if p.is_dir() and p.name[0] != "."),
+            reverse=True,
+        )
 
     def run(self, ref: str) -> RunPaths:
         """Return the complete run named by an id, `latest` or `champion`."""
         run_id: str | None = ref
         if ref == "latest":
-            run_id = self.latest_run_id() or next(iter(self.run_ids()), None)
+            run_id = self.latest_run_id()
         elif ref == "champion":
             record = self.champion()
             run_id = record["run_id"] if record else None
@@ -325,6 +448,29 @@ class ArtifactStore:
             known = "; known runs: " + ", ".join(self.run_ids()[:5]) if self.run_ids() else ""
             raise RunNotFoundError(f"no complete run {ref!r} under {self.root}{known}")
         return RunPaths(self.runs_dir / run_id)
+
+    def model_problem(self, run_id: str, variant: str) -> str | None:
+        """Return why run `run_id`'s model `variant` cannot be trusted, or None if it can.
+
+        Trusted: the run is complete, its manifest readable, and the model file's
+        sha256 and size are those the manifest recorded.
+        """
+        try:
+            run = self.run(run_id)
+        except RunNotFoundError:
+            return f"its run {run_id} is not a complete run"
+        try:
+            recorded = read_json(run.manifest)["files"][f"models/{variant}.keras"]
+        except KeyError:
+            return f"its run's manifest lists no model {variant!r}"
+        except (OSError, ValueError, TypeError) as exc:
+            return f"its run's manifest is unreadable ({_first_line(exc)})"
+        path = run.model(variant)
+        if not path.is_file():
+            return f"its model file {path} is missing"
+        if file_digest(path) != recorded:
+            return f"its model file {path} differs from its manifest (sha256)"
+        return None
 
     def manifest(self, ref: str) -> dict[str, Any]:
         return read_json(self.run(ref).manifest)
@@ -336,6 +482,11 @@ class ArtifactStore:
         trash.parent.mkdir(parents=True, exist_ok=True)
         os.replace(source, trash)
         shutil.rmtree(trash)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def _now() -> str:

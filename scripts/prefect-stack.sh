@@ -3,7 +3,8 @@
 #
 #   scripts/prefect-stack.sh server   the server in the foreground
 #   scripts/prefect-stack.sh worker   a worker of the local-process pool in the foreground
-#   scripts/prefect-stack.sh deploy   create the work pool if missing, deploy prefect.yaml
+#   scripts/prefect-stack.sh deploy   create the work pool if missing, deploy prefect.yaml,
+#                                     close the deployments to unknown parameters
 #   scripts/prefect-stack.sh up       server and worker in the background, then deploy
 #   scripts/prefect-stack.sh down     stop the background worker and server, and wait
 #
@@ -118,6 +119,10 @@ deploy() {
     # (each deployment's own concurrency_limit only covers its own runs).
     "$PREFECT" work-pool set-concurrency-limit "$POOL" 1
     "$PREFECT" --no-prompt deploy --all
+    # Refuse unknown top-level parameters (409 before a run exists). `prefect deploy` cannot
+    # set this part of a deployment's parameter schema and resets it on every deploy: the
+    # script sets it through Prefect's client right after (see its docstring for why).
+    "$ROOT/.venv/bin/python" "$ROOT/scripts/close_parameter_schema.py"
 }
 
 case "${1:-}" in

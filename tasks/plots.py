@@ -1,135 +1,13 @@
-"""A run's charts as PNGs: ROC and precision-recall curves, loss per epoch, confusion matrices.
-
-Figures are built with matplotlib's object API on an Agg canvas: no pyplot, no global
-backend, nothing set at import.
-"""
+"""Task: draw the run's charts into plots/ as PNG files."""
 
 from __future__ import annotations
 
-import io
-from typing import TYPE_CHECKING
-
-import numpy as np
 from prefect import task
 
 from imbalance import store
 from imbalance.config import RetrainConfig
-from imbalance.scoring import LABEL
+from imbalance.plots import png_bytes, run_figures
 from imbalance.store import RunPaths
-
-if TYPE_CHECKING:
-    from matplotlib.figure import Figure
-
-SIZE = (6.0, 4.5)
-DPI = 100
-
-
-def _figure(size: tuple[float, float] = SIZE) -> Figure:
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    figure = Figure(figsize=size, dpi=DPI, layout="constrained")
-    FigureCanvasAgg(figure)
-    return figure
-
-
-def roc_figure(y_true: np.ndarray, scores: dict[str, np.ndarray]) -> Figure:
-    """Return the ROC curve of each variant on one chart, with its AUC in the legend."""
-    from sklearn.metrics import roc_auc_score, roc_curve
-
-    figure = _figure()
-    ax = figure.add_subplot()
-    for name, s in scores.items():
-        fpr, tpr, _ = roc_curve(y_true, s)
-        ax.plot(fpr, tpr, label=f"{name} (AUC {roc_auc_score(y_true, s):.3f})")
-    ax.plot([0, 1], [0, 1], color="grey", linestyle=":", label="chance")
-    ax.set(xlabel="false positive rate", ylabel="true positive rate (recall)", title="ROC")
-    ax.legend(loc="lower right")
-    return figure
-
-
-def pr_figure(y_true: np.ndarray, scores: dict[str, np.ndarray]) -> Figure:
-    """Return the precision-recall curve of each variant on one chart, with its PR AUC."""
-    from sklearn.metrics import average_precision_score, precision_recall_curve
-
-    figure = _figure()
-    ax = figure.add_subplot()
-    for name, s in scores.items():
-        precision, recall, _ = precision_recall_curve(y_true, s)
-        ap = average_precision_score(y_true, s)
-        ax.step(recall, precision, where="post", label=f"{name} (PR AUC {ap:.3f})")
-    ax.axhline(np.mean(y_true), color="grey", linestyle=":", label="minority share")
-    ax.set(xlabel="recall", ylabel="precision", title="Precision-recall (class 1)", xlim=(0, 1))
-    ax.legend(loc="upper right")
-    return figure
-
-
-def loss_figure(losses: dict[str, list[float]]) -> Figure:
-    """Return each variant's training loss per epoch (log scale: the weights set its size)."""
-    from matplotlib.ticker import FuncFormatter, MaxNLocator
-
-    figure = _figure()
-    ax = figure.add_subplot()
-    for name, values in losses.items():
-        ax.plot(
-            range(1, len(values) + 1), values, marker="o" if len(values) < 20 else None, label=name
-        )
-    ax.set(xlabel="epoch", ylabel="weighted training loss", title="Loss per epoch", yscale="log")
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    plain = FuncFormatter(lambda value, _: f"{value:g}")
-    ax.yaxis.set_major_formatter(plain)
-    positive = [v for vs in losses.values() for v in vs if v > 0]
-    if positive and max(positive) < 10 * min(positive):  # within a decade: few ticks, label all
-        ax.yaxis.set_minor_formatter(plain)
-    ax.legend()
-    return figure
-
-
-def confusion_figure(name: str, matrix: list[list[int]], threshold: float) -> Figure:
-    """Return one variant's confusion matrix [[tn, fp], [fn, tp]] with the counts written in."""
-    from matplotlib.colors import LogNorm
-
-    counts = np.asarray(matrix)
-    figure = _figure((4.0, 3.5))
-    ax = figure.add_subplot()
-    # A log scale, or the majority's cell would wash out the minority's.
-    ax.imshow(counts + 1, cmap="Blues", norm=LogNorm(vmin=1, vmax=counts.max() + 1))
-    for (row, col), value in np.ndenumerate(counts):
-        dark = value + 1 > np.sqrt(counts.max() + 1)
-        ax.text(
-            col, row, f"{value:,}", ha="center", va="center", color="white" if dark else "black"
-        )
-    ax.set(
-        xticks=[0, 1],
-        yticks=[0, 1],
-        xlabel=f"predicted (score >= {threshold})",
-        ylabel="actual",
-        title=name,
-    )
-    return figure
-
-
-def png_bytes(figure: Figure) -> bytes:
-    """Return the figure rendered as PNG."""
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png")
-    return buffer.getvalue()
-
-
-def run_figures(predictions, losses: dict[str, list[float]], metrics: dict) -> dict[str, Figure]:
-    """Return every chart of a run by file name: roc, pr, loss, confusion-<variant>."""
-    variants = list(metrics["variants"])
-    y_true = predictions[LABEL].to_numpy()
-    scores = {v: predictions[v].to_numpy() for v in variants}
-    figures: dict[str, Figure] = {}
-    if len(np.unique(y_true)) == 2:  # curves need both classes in the test split
-        figures["roc"] = roc_figure(y_true, scores)
-        figures["pr"] = pr_figure(y_true, scores)
-    figures["loss"] = loss_figure(losses)
-    for v in variants:
-        matrix = metrics["variants"][v]["confusion_matrix"]
-        figures[f"confusion-{v}"] = confusion_figure(v, matrix, metrics["threshold"])
-    return figures
 
 
 @task(name="draw_plots")

@@ -8,28 +8,25 @@ function logs a warning and returns None.
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 from uuid import UUID
 
-from imbalance import store
+from imbalance import report, store
 from imbalance.store import RunPaths
-from tasks import report
-from tasks._logging import run_logger
+from tasks._prefect import (
+    PROGRESS_KEY,
+    publish_safely,
+    run_logger,
+    set_progress,
+    start_training_progress,
+)
 
 REPORT_KEY = "retrain-report"
 METRICS_KEY = "retrain-metrics"
 RUN_DIR_KEY = "retrain-run-dir"
-PROGRESS_KEY = "retrain-progress"
 METRIC_COLUMNS = report.TABLE_COLUMNS  # the report's table and the UI's show the same columns
 TABLE_COLUMNS = ["variant", *METRIC_COLUMNS, "tn", "fp", "fn", "tp"]
-# Per-epoch calls can come every few milliseconds; the UI needs no more than one a second.
-PROGRESS_INTERVAL_SECONDS = 1.0
-
-T = TypeVar("T")
-_last_progress_update: dict[tuple[UUID, str], float] = {}
 
 
 def model_key(variant: str) -> str:
@@ -52,33 +49,8 @@ def metrics_rows(metrics: dict) -> list[dict[str, Any]]:
     return rows
 
 
-def progress_percent(epochs_done: int, total_epochs: int) -> float:
-    """Return epochs done as a percentage of the total, within 0-100."""
-    if total_epochs <= 0:
-        return 100.0
-    return round(min(100.0, max(0.0, 100.0 * epochs_done / total_epochs)), 1)
-
-
 def _logger() -> logging.Logger | logging.LoggerAdapter:
     return run_logger("imbalance.publish")
-
-
-def _in_a_run() -> bool:
-    from prefect.context import FlowRunContext, TaskRunContext
-
-    return FlowRunContext.get() is not None or TaskRunContext.get() is not None
-
-
-def _publish(what: str, publish: Callable[[], T]) -> T | None:
-    """Return `publish()`, or None with a warning when there is no run or the API fails."""
-    if not _in_a_run():
-        _logger().warning("not publishing %s: no Prefect flow or task run here", what)
-        return None
-    try:
-        return publish()
-    except Exception as exc:  # an artifact is never worth failing the run for
-        _logger().warning("could not publish %s: %s: %s", what, type(exc).__name__, exc)
-        return None
 
 
 def publish_run(run: RunPaths, progress_id: UUID | None = None) -> dict[str, UUID] | None:
@@ -116,59 +88,10 @@ def publish_run(run: RunPaths, progress_id: UUID | None = None) -> dict[str, UUI
                     description=f"Model `{variant}` of run {run.run_id}",
                 )
         if progress_id is not None:
-            _set_progress(progress_id, 100.0, "Training complete")
+            set_progress(progress_id, 100.0, "Training complete")
         return ids
 
-    return _publish(f"the results of run {run.run_id}", publish)
+    return publish_safely(f"the results of run {run.run_id}", publish)
 
 
-def start_training_progress(total_epochs: int) -> UUID | None:
-    """Create the run's training progress artifact at 0%; return its id."""
-    from prefect.artifacts import create_progress_artifact
-
-    return _publish(
-        "the training progress",
-        lambda: create_progress_artifact(
-            0.0, key=PROGRESS_KEY, description=_progress_text(0, total_epochs)
-        ),
-    )
-
-
-def report_training_progress(
-    artifact_id: UUID | None, run: RunPaths, variant: str, epochs_done: int, total_epochs: int
-) -> None:
-    """Record `variant`'s epochs done and show the sum over all variants in the artifact.
-
-    Variants train in threads (or processes, with another task runner), so each keeps
-    its count in a file of the run's scratch folder and every update sums the files.
-    Updates come at most once a second per variant; the flow sets 100% when training
-    is over (`publish_run`).
-    """
-    if artifact_id is None:
-        return
-    # The count is always recorded (a file write is cheap), so the sum stays right;
-    # only the calls to the API are spaced out.
-    store.write_json(run.progress(variant), {"variant": variant, "epochs_done": epochs_done})
-    now = time.monotonic()
-    last = _last_progress_update.get((artifact_id, variant))
-    if last is not None and now - last < PROGRESS_INTERVAL_SECONDS:
-        return
-    _last_progress_update[(artifact_id, variant)] = now
-
-    def publish() -> None:
-        done = sum(int(store.read_json(p)["epochs_done"]) for p in run.progress_files())
-        _set_progress(
-            artifact_id, progress_percent(done, total_epochs), _progress_text(done, total_epochs)
-        )
-
-    _publish("the training progress", publish)
-
-
-def _progress_text(done: int, total: int) -> str:
-    return f"Training: {done} of {total} epochs over all variants"
-
-
-def _set_progress(artifact_id: UUID, percent: float, description: str) -> None:
-    from prefect.artifacts import update_progress_artifact
-
-    update_progress_artifact(artifact_id, percent, description=description)
+__all__ = ["PROGRESS_KEY", "publish_run", "start_training_progress"]

@@ -1,71 +1,14 @@
-"""The human-readable report: the variants side by side, then each classification report."""
+"""Task: write report.md into the run."""
 
 from __future__ import annotations
-
-from pathlib import Path
 
 from prefect import task
 
 from imbalance import store
 from imbalance.config import RetrainConfig
+from imbalance.data import SplitCounts
+from imbalance.report import render_report
 from imbalance.store import RunPaths
-from tasks.champion import describe_decision
-from tasks.data import SplitCounts
-
-TABLE_COLUMNS = ["precision", "recall", "f1", "roc_auc", "pr_auc", "train_seconds"]
-
-
-def _cell(value) -> str:
-    if value is None:
-        return "n/a"
-    return f"{value:.4f}" if isinstance(value, float) else str(value)
-
-
-def comparison_table(metrics: dict) -> str:
-    """Return the markdown table of the variants' minority-class metrics, one row each."""
-    header = "| variant | class weight | " + " | ".join(TABLE_COLUMNS) + " | tn, fp, fn, tp |"
-    rule = "|" + "---|" * (len(TABLE_COLUMNS) + 3)
-    rows = []
-    for name, m in metrics["variants"].items():
-        weight = m["class_weight"]
-        weight_text = (
-            "none"
-            if weight is None
-            else ", ".join(f"{k}: {float(v):.4g}" for k, v in weight.items())
-        )
-        cm = ", ".join(str(v) for row in m["confusion_matrix"] for v in row)
-        cells = " | ".join(_cell(m[c]) for c in TABLE_COLUMNS)
-        rows.append(f"| {name} | {weight_text} | {cells} | {cm} |")
-    return "\n".join([header, rule, *rows])
-
-
-def render_report(
-    run_id: str,
-    cfg: RetrainConfig,
-    counts: SplitCounts,
-    metrics: dict,
-    decision: dict | None = None,
-    plots: list[str] | None = None,
-) -> str:
-    """Return report.md: what was run, the table, the champion decision, plots, class reports."""
-    lines = [
-        f"# Retrain report: {run_id}",
-        "",
-        f"Training split: {counts.train_rows:,} rows, {counts.train_minority:,} minority; "
-        f"test split: {counts.test_rows:,} rows, {counts.test_minority:,} minority. "
-        f"{cfg.epochs} epochs, batch {cfg.batch_size}, trainer `{cfg.trainer}`, "
-        f"threshold {cfg.threshold}. Metrics are for the minority class (1) on the test split.",
-        "",
-        comparison_table(metrics),
-        "",
-    ]
-    if decision is not None:
-        lines += ["## Champion", "", describe_decision(decision), ""]
-    if plots:
-        lines += ["## Plots", "", *(f"![{Path(p).stem}]({p})" for p in plots), ""]
-    for name, m in metrics["variants"].items():
-        lines += [f"## {name}", "", "```", m["classification_report"].rstrip(), "```", ""]
-    return "\n".join(lines)
 
 
 @task(name="write_report")

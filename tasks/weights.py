@@ -1,30 +1,14 @@
-"""Class weights: sklearn's balanced ones computed from the training labels, and the manual ones."""
+"""Task: the class weights of the run, from its training split."""
 
 from __future__ import annotations
 
-import numpy as np
 from prefect import task
-from sklearn.utils.class_weight import compute_class_weight
 
 from imbalance import store
 from imbalance.config import RetrainConfig
 from imbalance.scoring import LABEL
 from imbalance.store import RunPaths
-
-
-def balanced_class_weights(labels: np.ndarray) -> dict[int, float]:
-    """Return sklearn's "balanced" weights, n / (2 * count of the class), for classes 0 and 1."""
-    classes = np.array([0, 1])
-    weights = compute_class_weight("balanced", classes=classes, y=labels)
-    return {int(c): float(w) for c, w in zip(classes, weights, strict=True)}
-
-
-def class_weight_table(labels: np.ndarray, cfg: RetrainConfig) -> dict[str, dict[int, float]]:
-    """Return each weight rule's class weights, keyed by rule name."""
-    return {
-        "balanced": balanced_class_weights(labels),
-        "manual": {int(k): float(v) for k, v in sorted(cfg.manual_class_weight.items())},
-    }
+from imbalance.weights import class_weight_table
 
 
 @task(name="compute_class_weights")

@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from cli import main
 from imbalance import store
-from imbalance.cli import main
 from imbalance.config import RetrainConfig
 from imbalance.provenance import build_manifest
 from imbalance.store import ArtifactStore, RunPaths

@@ -121,7 +121,7 @@ def test_compare_refuses_an_unknown_run(artifacts, cli):
 
 def test_the_inspection_commands_import_neither_tensorflow_nor_prefect(artifacts):
     code = (
-        "import sys; from imbalance.cli import main\n"
+        "import sys; from cli import main\n"
         f"root = {str(artifacts)!r}\n"
         "for argv in (['runs'], ['show', 'latest'], ['compare', 'latest', 'champion'],"
         " ['verify', 'all'], ['prune', '--keep', '5', '--dry-run']):\n"

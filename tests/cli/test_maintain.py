@@ -72,7 +72,7 @@ def test_prune_keeps_the_newest_and_the_champion_and_never_touches_staging(artif
     assert status == 0
     assert out.splitlines()[0].startswith(f"deleted {MIDDLE} (")
     assert out.splitlines()[-1].startswith("deleted 1 run (")
-    assert f"the champion's run {OLDEST} is kept" in out
+    assert f"champions' runs kept: {OLDEST}" in out
     artifacts_store = ArtifactStore(artifacts)
     assert artifacts_store.run_ids() == [NEWEST, OLDEST]
     assert artifacts_store.unfinished_run_ids() == [
@@ -108,5 +108,5 @@ def test_prune_refuses_to_keep_nothing(artifacts, cli, keep):
 def test_prune_refuses_when_the_champion_file_is_unreadable(artifacts, cli):
     store.write_text(ArtifactStore(artifacts).champion_file, "{ half")
     status, _, err = cli("prune", "--keep", "1", "--artifacts-dir", artifacts)
-    assert status == 2 and "cannot tell which run is the champion" in err
+    assert status == 2 and "cannot tell which runs were champions" in err
     assert len(ArtifactStore(artifacts).run_ids()) == 3

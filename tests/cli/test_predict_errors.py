@@ -40,6 +40,23 @@ def test_a_non_numeric_value_is_named_with_its_row(artifacts, cli, out_dir, tmp_
     assert "column x2 has a non-numeric value 'abc' at row 2" in err
 
 
+@pytest.mark.parametrize("value", ["1e39", "-1e308", "3.5e38"])
+def test_a_value_beyond_float32_is_named_with_its_row(artifacts, cli, out_dir, tmp_path, value):
+    # Finite in the file, infinite in the model's float32: it would score NaN and label 0.
+    source = tmp_path / "rows.csv"
+    source.write_text(f"x1,x2\n0.5,1.0\n0.1,{value}\n")
+    err = _refused(cli, out_dir, source, "--artifacts-dir", artifacts)
+    assert f"column x2 has {float(value)!r} at row 2, beyond float32's range" in err
+
+
+def test_a_damaged_champion_file_is_named_in_one_line(artifacts, cli, out_dir, features, tmp_path):
+    source = tmp_path / "rows.parquet"
+    features.to_parquet(source)
+    store.write_text(ArtifactStore(artifacts).champion_file, "{ garbled")
+    err = _refused(cli, out_dir, source, "--artifacts-dir", artifacts)
+    assert "champion.json is unreadable" in err and "pass --run and --variant" in err
+
+
 def test_an_empty_value_is_named_with_its_row(artifacts, cli, out_dir, tmp_path):
     source = tmp_path / "rows.csv"
     source.write_text("x1,x2\n0.5,1.0\n0.1,2.0\n,3.0\n")

@@ -3,8 +3,8 @@
 import pytest
 
 from imbalance.config import RetrainConfig
-from tasks.data import count_split, make_dataset, split_frame
-from tasks.weights import balanced_class_weights
+from imbalance.data import count_split, make_dataset, split_frame
+from imbalance.weights import balanced_class_weights
 
 
 @pytest.fixture(scope="module")

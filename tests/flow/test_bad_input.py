@@ -2,8 +2,8 @@
 
 import pytest
 
+from cli import main
 from flows.retrain import retrain
-from imbalance.cli import main
 from imbalance.store import ArtifactStore
 
 

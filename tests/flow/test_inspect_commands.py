@@ -5,6 +5,7 @@ only that variant with the same config, so it gives the same model: scored on th
 test rows the two must tie, and a tie keeps the champion.
 """
 
+import subprocess
 import sys
 from pathlib import Path
 from types import SimpleNamespace
@@ -13,12 +14,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from cli import main
 from flows.retrain import retrain
 from imbalance import store
-from imbalance.cli import main
+from imbalance.champion import best_variant
 from imbalance.config import RetrainConfig
 from imbalance.store import ArtifactStore, RunPaths
-from tasks.champion import best_variant
 
 pytestmark = pytest.mark.slow
 PLOTS = {"roc", "pr", "loss", "confusion-baseline", "confusion-balanced", "confusion-manual"}
@@ -26,8 +27,7 @@ PLOTS = {"roc", "pr", "loss", "confusion-baseline", "confusion-balanced", "confu
 
 @pytest.fixture(scope="module")
 def two_runs(tmp_path_factory, tiny):
-    """The artifacts, both runs, champion.json after the first, TensorFlow loaded before/after."""
-    tf_before = "tensorflow" in sys.modules
+    """The artifacts, both runs and champion.json after the first."""
     root = tmp_path_factory.mktemp("artifacts")
     first = RunPaths(Path(retrain(RetrainConfig(**tiny, artifacts_dir=str(root)))))
     champion_file = ArtifactStore(root).champion_file.read_bytes()
@@ -39,8 +39,6 @@ def two_runs(tmp_path_factory, tiny):
         first=first,
         champion_file=champion_file,
         second=second,
-        tf_before=tf_before,
-        tf_after="tensorflow" in sys.modules,
     )
 
 
@@ -75,10 +73,20 @@ def test_a_second_run_of_the_same_model_ties_and_keeps_the_champion(two_runs):
     assert "Not promoted: ties with the champion" in second.report.read_text()
 
 
-def test_the_flow_process_never_imports_tensorflow_to_score_the_champion(two_runs):
-    if two_runs.tf_before:
-        pytest.skip("an earlier test imported TensorFlow into this process")
-    assert not two_runs.tf_after
+def test_the_inspection_commands_read_real_runs_without_tensorflow(two_runs):
+    # In a process of its own: this one has TensorFlow already (it trained the runs).
+    root = str(two_runs.artifacts.root)
+    script = (
+        "import sys\n"
+        "from cli import main\n"
+        "for argv in (['runs'], ['show', 'champion'], ['compare', 'latest', 'champion'],\n"
+        "             ['verify', 'all'], ['champion']):\n"
+        f"    assert main([*argv, '--artifacts-dir', {root!r}]) == 0, argv\n"
+        "assert 'tensorflow' not in sys.modules and 'prefect' not in sys.modules\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=120)
+    assert done.returncode == 0, done.stderr.decode()[-2000:]
+    assert b"history (oldest first)" in done.stdout
 
 
 def test_each_run_has_its_plots_in_the_manifest_and_the_report(two_runs):

@@ -30,7 +30,7 @@ def test_a_killed_run_stays_incomplete_and_the_earlier_run_is_untouched(tmp_path
         [
             sys.executable,
             "-m",
-            "imbalance.cli",
+            "cli",
             "run",
             *options,
             f"--artifacts-dir={artifacts.root}",

@@ -12,8 +12,8 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from flows.retrain import retrain
 from imbalance import store
 from imbalance.config import RetrainConfig
+from imbalance.data import DATASET_SCHEMA
 from imbalance.store import RunPaths
-from tasks.data import DATASET_SCHEMA
 
 pytestmark = pytest.mark.slow
 VARIANTS = ["baseline", "balanced", "manual"]
@@ -36,18 +36,19 @@ EXPECTED_FILES = {
 
 @pytest.fixture(scope="module")
 def two_runs(tmp_path_factory, tiny):
-    """Two runs of one config training one variant after another, then one in parallel."""
+    """Two runs of one config with one thread, one with four, one training model by model."""
     cfg = RetrainConfig(**tiny, artifacts_dir=str(tmp_path_factory.mktemp("artifacts")))
-    one_by_one = retrain.with_options(task_runner=ThreadPoolTaskRunner(max_workers=1))
+    one_thread = retrain.with_options(task_runner=ThreadPoolTaskRunner(max_workers=1))
     in_parallel = retrain.with_options(task_runner=ThreadPoolTaskRunner(max_workers=4))
-    first = RunPaths(Path(one_by_one(cfg)))
-    second = RunPaths(Path(one_by_one(cfg)))
+    first = RunPaths(Path(one_thread(cfg)))
+    second = RunPaths(Path(one_thread(cfg)))
     parallel = RunPaths(Path(in_parallel(cfg)))
-    return cfg, first, second, parallel
+    model_by_model = RunPaths(Path(one_thread(cfg.model_copy(update={"trainer": "fused"}))))
+    return cfg, first, second, parallel, model_by_model
 
 
 def test_a_run_writes_every_file_and_a_manifest_of_them(two_runs):
-    cfg, run, _, _ = two_runs
+    cfg, run = two_runs[:2]
     manifest = store.read_json(run.manifest)
     assert set(manifest["files"]) == EXPECTED_FILES
     for rel, digest in manifest["files"].items():
@@ -62,7 +63,7 @@ def test_a_run_writes_every_file_and_a_manifest_of_them(two_runs):
 
 
 def test_parquet_files_have_their_schema_and_row_counts(two_runs):
-    _, run, _, _ = two_runs
+    run = two_runs[1]
     assert pq.read_schema(run.dataset).remove_metadata() == DATASET_SCHEMA
     assert store.parquet_metadata(run.dataset)["n_samples"] == 5_000
     assert pq.read_metadata(run.dataset).num_rows == 5_000
@@ -74,7 +75,7 @@ def test_parquet_files_have_their_schema_and_row_counts(two_runs):
 
 
 def test_metrics_and_report_cover_every_variant(two_runs):
-    _, run, _, _ = two_runs
+    run = two_runs[1]
     metrics = store.read_json(run.metrics)
     for name in VARIANTS:
         m = metrics["variants"][name]
@@ -87,7 +88,7 @@ def test_metrics_and_report_cover_every_variant(two_runs):
 
 
 def test_each_saved_model_reloads_and_reproduces_its_predictions(two_runs):
-    _, run, _, _ = two_runs
+    run = two_runs[1]
     from imbalance.scoring import features_and_labels, score
 
     predictions = pd.read_parquet(run.predictions)
@@ -104,7 +105,7 @@ def _comparable(run: RunPaths) -> dict:
 
 
 def test_two_runs_of_one_config_agree(two_runs):
-    _, first, second, _ = two_runs
+    first, second = two_runs[1:3]
     assert first.run_id != second.run_id
     assert _comparable(first) == _comparable(second)
     pd.testing.assert_frame_equal(
@@ -113,8 +114,22 @@ def test_two_runs_of_one_config_agree(two_runs):
 
 
 def test_parallel_and_one_by_one_training_agree(two_runs):
-    _, one_by_one, _, parallel = two_runs
+    one_by_one, parallel = two_runs[1], two_runs[3]
     assert _comparable(parallel) == _comparable(one_by_one)
     pd.testing.assert_frame_equal(
         pd.read_parquet(parallel.predictions), pd.read_parquet(one_by_one.predictions)
     )
+
+
+def test_all_models_at_once_and_one_model_at_a_time_agree(two_runs):
+    # The batched trainer's members against the fused trainer, model by model: the same
+    # updates, to float32 rounding (tests/model/test_batched.py: within 1e-5).
+    batched, model_by_model = two_runs[1], two_runs[4]
+    one, other = _comparable(batched), _comparable(model_by_model)
+    for name in VARIANTS:
+        assert one[name]["confusion_matrix"] == other[name]["confusion_matrix"]
+        for key in ("recall", "precision", "roc_auc", "pr_auc", "final_loss"):
+            assert one[name][key] == pytest.approx(other[name][key], abs=1e-6)
+    a, b = (pd.read_parquet(r.predictions) for r in (batched, model_by_model))
+    for name in VARIANTS:
+        np.testing.assert_allclose(a[name], b[name], atol=1e-6)

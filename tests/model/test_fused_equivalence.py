@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 from sklearn.datasets import make_classification
 
-from imbalance.tf import load_keras
-from tasks import fused
-from tasks.fused import train_fused
-from tasks.model import build_model, train_with_fit
+from imbalance.model import fused
+from imbalance.model.fused import train_fused
+from imbalance.model.network import build_model, train_with_fit
+from imbalance.model.tf import load_keras
 
 if TYPE_CHECKING:
     import keras
@@ -135,3 +135,20 @@ def test_fused_model_reloads_safely_with_identical_predictions(
     )
     steps = EPOCHS * -(-N_ROWS // 128)
     assert int(reloaded.optimizer.iterations) == steps
+
+
+def test_the_compiled_loop_is_keyed_on_classes_and_settings_not_on_names():
+    keras = load_keras()
+    first, second = fresh_model(), build_model(2, 0.001, seed=8)  # new layer names
+    assert fused._structure(first) == fused._structure(second)
+
+    class OtherAdam(keras.optimizers.Adam):  # the same settings, another class
+        pass
+
+    other = build_model(2, 0.001, seed=7)
+    other.compile(optimizer=OtherAdam(learning_rate=0.001, name="adam"), loss="binary_crossentropy")
+    settings = [{**m.optimizer.get_config(), "name": None} for m in (other, first)]
+    assert settings[0] == settings[1]  # only the class differs
+    assert fused._structure(other) != fused._structure(first)
+    slower = build_model(2, 0.01, seed=7)
+    assert fused._structure(slower) != fused._structure(first)

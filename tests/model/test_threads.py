@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from imbalance import store
-from tasks.model import build_model
+from imbalance.model.network import build_model
 
 pytestmark = pytest.mark.slow
 
@@ -39,3 +39,23 @@ def test_initial_weights_stay_the_same_while_another_thread_loads_models(tmp_pat
     for weights in built:
         for got, want in zip(weights, expected, strict=True):
             np.testing.assert_array_equal(got, want)
+
+
+def test_tensorflow_imported_from_many_threads_at_once_leaves_stderr_alone():
+    # The import silences fd 2 while it runs; two imports racing could leave it silenced.
+    import subprocess
+
+    script = (
+        "import os, sys, threading\n"
+        "from imbalance.model.tf import load_keras\n"
+        "before = os.readlink('/proc/self/fd/2')\n"
+        "got = []\n"
+        "threads = [threading.Thread(target=lambda: got.append(load_keras())) for _ in range(4)]\n"
+        "[t.start() for t in threads]; [t.join() for t in threads]\n"
+        "assert len({id(m) for m in got}) == 1 and len(got) == 4\n"
+        "assert os.readlink('/proc/self/fd/2') == before, os.readlink('/proc/self/fd/2')\n"
+        "os.write(2, b'stderr still works')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=120)
+    assert done.returncode == 0, done.stderr.decode()[-2000:]
+    assert done.stderr.endswith(b"stderr still works")

@@ -38,7 +38,7 @@ def _gone_within(home: Path, seconds: float) -> list[int]:
 
 def _command(artifacts: Path) -> list[str]:
     options = [f"--{k.replace('_', '-')}={v}" for k, v in TINY.items()]
-    return [sys.executable, "-m", "imbalance.cli", "run", *options, f"--artifacts-dir={artifacts}"]
+    return [sys.executable, "-m", "cli", "run", *options, f"--artifacts-dir={artifacts}"]
 
 
 @pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="reads /proc")

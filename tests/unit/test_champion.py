@@ -7,17 +7,17 @@ import pandas as pd
 import pytest
 
 from imbalance import store
-from imbalance.config import RetrainConfig
-from imbalance.store import ArtifactStore
-from tasks.champion import (
+from imbalance.champion import (
     best_variant,
     champion_record,
     decide,
     describe_decision,
-    promote_champion,
-    score_champion,
+    settle,
 )
-from tasks.data import DATASET_SCHEMA
+from imbalance.config import RetrainConfig
+from imbalance.data import DATASET_SCHEMA
+from imbalance.store import ArtifactStore
+from tasks.champion import score_champion
 
 
 def _metrics(**pr_auc: float | None) -> dict:
@@ -76,11 +76,12 @@ def test_a_tie_says_so():
     assert decision["reason"] == "ties with the champion 20260101T000000Z-old/balanced, which stays"
 
 
-def test_a_champion_that_cannot_be_scored_is_replaced_and_the_reason_kept():
-    incumbent = _incumbent(None, error="FileNotFoundError: model file not found")
-    decision = decide(NEW_RUN, _metrics(balanced=0.1), "pr_auc", 0.5, incumbent)
-    assert decision["promoted"] is True
-    assert "model file not found" in decision["reason"]
+def test_a_champion_that_cannot_be_scored_is_kept_and_the_reason_given():
+    incumbent = _incumbent(None, error="its model file x.keras differs from its manifest (sha256)")
+    decision = decide(NEW_RUN, _metrics(balanced=0.9), "pr_auc", 0.0, incumbent)
+    assert decision["promoted"] is False
+    assert "differs from its manifest" in decision["reason"]
+    assert "rolled back" in decision["reason"]
 
 
 def test_no_candidate_without_the_metric_and_nothing_promoted():
@@ -104,36 +105,26 @@ def _promoting_decision(champion: dict | None) -> dict:
     return decide(NEW_RUN, _metrics(manual=0.9), "pr_auc", 0.0, champion)
 
 
-def test_promoting_writes_the_champion_record(tmp_path):
-    cfg = RetrainConfig(artifacts_dir=str(tmp_path))
-    assert promote_champion.fn(cfg, _promoting_decision(None)) is True
-    record = ArtifactStore(tmp_path).champion()
-    assert {k: record[k] for k in ("run_id", "variant", "metric", "score")} == {
-        "run_id": NEW_RUN,
-        "variant": "manual",
-        "metric": "pr_auc",
-        "score": 0.9,
-    }
-    assert record["when"].endswith("+00:00")
+def test_a_proposal_stands_while_the_champion_it_was_compared_with_holds():
+    decision = _promoting_decision(_incumbent(0.1))
+    held = {"run_id": "20260101T000000Z-old", "variant": "balanced", "score": 0.3}
+    assert settle(decision, held)["promoted"] is True
 
 
-def test_a_decision_not_to_promote_leaves_the_champion_alone(tmp_path):
-    cfg = RetrainConfig(artifacts_dir=str(tmp_path))
-    old = {"run_id": "20260101T000000Z-old", "variant": "balanced", "metric": "pr_auc"}
-    ArtifactStore(tmp_path).set_champion(old)
-    before = (tmp_path / "champion.json").read_bytes()
-    decision = decide(NEW_RUN, _metrics(manual=0.1), "pr_auc", 0.0, _incumbent(0.5))
-    assert promote_champion.fn(cfg, decision) is False
-    assert (tmp_path / "champion.json").read_bytes() == before
-
-
-def test_a_champion_changed_by_another_run_meanwhile_is_not_overwritten(tmp_path):
-    cfg = RetrainConfig(artifacts_dir=str(tmp_path))
+def test_a_proposal_is_void_once_another_run_replaced_the_champion():
     decision = _promoting_decision(_incumbent(0.1))  # compared against ...-old/balanced
     newer = {"run_id": "20260103T000000Z-other", "variant": "manual", "score": 0.95}
-    ArtifactStore(tmp_path).set_champion(newer)
-    assert promote_champion.fn(cfg, decision) is False
-    assert ArtifactStore(tmp_path).champion() == newer
+    settled = settle(decision, newer)
+    assert settled["promoted"] is False
+    assert "champion changed while this run trained" in settled["reason"]
+    assert "20260103T000000Z-other/manual" in settled["reason"]
+    first = _promoting_decision(None)  # the first run, but another one promoted meanwhile
+    assert settle(first, newer)["promoted"] is False
+
+
+def test_a_proposal_is_void_when_the_champion_file_became_unreadable():
+    settled = settle(_promoting_decision(None), {"error": "champion.json is unreadable"})
+    assert settled["promoted"] is False and "unreadable" in settled["reason"]
 
 
 def test_a_failed_champion_write_keeps_the_old_file_whole(tmp_path, monkeypatch):
@@ -162,7 +153,7 @@ def test_a_champion_whose_run_is_gone_is_reported_not_raised(tmp_path):
     incumbent = score_champion.fn(cfg, run)
     assert incumbent["score"] is None
     assert "20260101T000000Z-gone" in incumbent["error"]
-    assert decide(NEW_RUN, _metrics(balanced=0.1), "pr_auc", 0.0, incumbent)["promoted"]
+    assert not decide(NEW_RUN, _metrics(balanced=0.1), "pr_auc", 0.0, incumbent)["promoted"]
 
 
 def test_no_champion_means_nothing_to_score(tmp_path):

@@ -5,12 +5,12 @@ import pandas as pd
 import pytest
 
 from imbalance.config import RetrainConfig
+from imbalance.data import DataError, make_dataset, split_frame
+from imbalance.evaluation import variant_metrics
 from imbalance.provenance import run_id_for
+from imbalance.report import comparison_table
 from imbalance.variants import VARIANTS, class_weight_for
-from tasks.data import DataError, make_dataset, split_frame
-from tasks.evaluate import variant_metrics
-from tasks.report import comparison_table
-from tasks.weights import balanced_class_weights, class_weight_table
+from imbalance.weights import balanced_class_weights, class_weight_table
 
 SMALL = RetrainConfig(n_samples=2_000)
 

@@ -13,6 +13,9 @@ from types import ModuleType
 # process, so code that seeds or draws holds this lock until its draws are done:
 # a variant's model is then the same whether others train beside it or not.
 KERAS_RANDOM_STATE = threading.RLock()
+# The first import points fd 2 at /dev/null and back: two threads doing that at once
+# could leave it pointing at /dev/null for good. One import at a time.
+_IMPORT_LOCK = threading.Lock()
 
 
 @contextlib.contextmanager
@@ -38,6 +41,11 @@ def _stderr_silenced():
 
 def load_keras() -> ModuleType:
     """Return the `keras` module, importing TensorFlow without its start-up noise."""
+    with _IMPORT_LOCK:
+        return _import_keras()
+
+
+def _import_keras() -> ModuleType:
     if "keras" in sys.modules and "tensorflow" in sys.modules:
         return sys.modules["keras"]
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")

@@ -5,8 +5,9 @@ network whose arithmetic takes a few µs. `train_fused` runs all epochs and step
 inside one `tf.function(jit_compile=True)` holding a `tf.while_loop`, with the
 model's own compiled loss and optimizer settings, so it leaves behind the model that
 `fit` would have (weights, Adam slots, `optimizer.iterations`), just sooner. The
-loop is compiled once per process for every model of one network and data shape
-(`_Program`), so three variants pay for one compile.
+loop is compiled once for every model of one network and data shape that a caller
+trains through one `Programs` (the run's, not the process's), so models trained
+one after another pay for one compile.
 
 Measured on the 2-core dev box (shared, load ~3), default job (80,000 rows, batch
 100, 50 epochs = 40,000 steps, hidden 2, class weights), one run each:
@@ -24,15 +25,14 @@ Adam compounds over long runs (~3e-5 after 12,000 steps, ~2e-4 after 40,000).
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from imbalance.tf import KERAS_RANDOM_STATE, load_keras
+from imbalance.model.tf import KERAS_RANDOM_STATE, load_keras
 
 if TYPE_CHECKING:
     import keras
@@ -85,8 +85,12 @@ def train_fused(
     shuffle: bool = True,
     seed: int = 0,
     on_epochs_done: Callable[[int], None] | None = None,
+    programs: Programs | None = None,
 ) -> list[float]:
     """Return each epoch's loss as `model.fit` reports it, after training `model` in place.
+
+    `programs` keeps the compiled loop for the caller's next model of the same kind
+    (default: compiled for this call only).
 
     With `shuffle=False` this computes what `model.fit(x, y, epochs=epochs,
     batch_size=batch_size, class_weight=class_weight, shuffle=False)` computes: the
@@ -125,48 +129,47 @@ def train_fused(
     if not model.optimizer.built:
         model.optimizer.build(model.trainable_variables)
 
-    program = _program_for(model, n_rows, batch_size, chunk, shuffle)
-    with program.lock:  # one training at a time on the program's variables
-        program.load(model)
-        if on_epochs_done:
-            on_epochs_done(0)  # its turn has come: training time counts from here
-        if not shuffle:
-            epoch_losses = []
-            for first in range(0, epochs, chunk):
-                n_epochs = min(chunk, epochs - first)
-                losses = program.run(x_all, y_all, w_all, None, tf.constant(n_epochs, tf.int32))
-                epoch_losses += [float(v) for v in losses.numpy()[:n_epochs]]
-                if on_epochs_done:
-                    on_epochs_done(first + n_epochs)
-            program.store(model)
-            return epoch_losses
-
-        def orders_from(first: int) -> np.ndarray:
-            """Return the orders of epochs first..first+chunk (rows past the last epoch unused)."""
-            block = np.zeros((chunk, n_rows), dtype=np.int32)
-            for i, epoch in enumerate(range(first, min(first + chunk, epochs))):
-                block[i] = epoch_order(n_rows, seed, epoch)
-            return block
-
-        epoch_losses: list[float] = []
-        firsts = list(range(0, epochs, chunk))
-        # numpy's shuffle and the compiled call both release the GIL, so the next
-        # chunk's orders are drawn while this one trains.
-        with ThreadPoolExecutor(max_workers=1) as pool:
-            pending = pool.submit(orders_from, firsts[0])
-            for i, first in enumerate(firsts):
-                orders = pending.result()
-                if i + 1 < len(firsts):
-                    pending = pool.submit(orders_from, firsts[i + 1])
-                n_epochs = min(chunk, epochs - first)
-                losses = program.run(
-                    x_all, y_all, w_all, tf.convert_to_tensor(orders), tf.constant(n_epochs)
-                )
-                epoch_losses += [float(v) for v in losses.numpy()[:n_epochs]]
-                if on_epochs_done:
-                    on_epochs_done(first + n_epochs)
+    program = (programs or Programs()).get(model, n_rows, batch_size, chunk, shuffle)
+    program.load(model)
+    if on_epochs_done:
+        on_epochs_done(0)  # its turn has come: training time counts from here
+    if not shuffle:
+        epoch_losses = []
+        for first in range(0, epochs, chunk):
+            n_epochs = min(chunk, epochs - first)
+            losses = program.run(x_all, y_all, w_all, None, tf.constant(n_epochs, tf.int32))
+            epoch_losses += [float(v) for v in losses.numpy()[:n_epochs]]
+            if on_epochs_done:
+                on_epochs_done(first + n_epochs)
         program.store(model)
         return epoch_losses
+
+    def orders_from(first: int) -> np.ndarray:
+        """Return the orders of epochs first..first+chunk (rows past the last epoch unused)."""
+        block = np.zeros((chunk, n_rows), dtype=np.int32)
+        for i, epoch in enumerate(range(first, min(first + chunk, epochs))):
+            block[i] = epoch_order(n_rows, seed, epoch)
+        return block
+
+    epoch_losses: list[float] = []
+    firsts = list(range(0, epochs, chunk))
+    # numpy's shuffle and the compiled call both release the GIL, so the next
+    # chunk's orders are drawn while this one trains.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pending = pool.submit(orders_from, firsts[0])
+        for i, first in enumerate(firsts):
+            orders = pending.result()
+            if i + 1 < len(firsts):
+                pending = pool.submit(orders_from, firsts[i + 1])
+            n_epochs = min(chunk, epochs - first)
+            losses = program.run(
+                x_all, y_all, w_all, tf.convert_to_tensor(orders), tf.constant(n_epochs)
+            )
+            epoch_losses += [float(v) for v in losses.numpy()[:n_epochs]]
+            if on_epochs_done:
+                on_epochs_done(first + n_epochs)
+    program.store(model)
+    return epoch_losses
 
 
 @dataclass
@@ -182,7 +185,6 @@ class _Program:
 
     model: keras.Model
     run: Callable
-    lock: threading.Lock = field(default_factory=threading.Lock)
 
     def _pairs(self, other: keras.Model) -> list:
         own = [*self.model.weights, *self.model.optimizer.variables]
@@ -198,15 +200,35 @@ class _Program:
             theirs.assign(own)
 
 
-_PROGRAMS: dict[tuple, _Program] = {}
-_PROGRAMS_LOCK = threading.Lock()
-# Programs kept per process: one per network and data shape in use. A long-lived
-# process (a test session, a served flow) forgets the oldest beyond this.
-MAX_PROGRAMS = 8
+class Programs:
+    """The compiled loops of one caller (a run's training task), by network and data shape.
+
+    Owned by its caller, not the process: nothing is shared between runs or threads,
+    so no lock is needed, and the loops are freed with the caller's object. Use one
+    from one thread at a time.
+    """
+
+    def __init__(self) -> None:
+        self._programs: dict[tuple, _Program] = {}
+
+    def get(
+        self, model: keras.Model, n_rows: int, batch_size: int, chunk: int, shuffle: bool
+    ) -> _Program:
+        """Return the compiled loop for models like `model` and this data shape, made once."""
+        key = (_structure(model), n_rows, batch_size, chunk, shuffle)
+        if key not in self._programs:
+            self._programs[key] = _compile(model, n_rows, batch_size, chunk)
+        return self._programs[key]
 
 
 def _structure(model: keras.Model) -> str:
-    """Return the model's network, loss and optimizer settings, without layer names."""
+    """Return everything of `model` that its compiled loop depends on.
+
+    Layer and optimizer classes, their settings, the loss, input shape and dtypes:
+    two models that differ in any of these get loops of their own. Instance names
+    (`dense_7`, `adam`) are left out: every new model gets new ones, and they do
+    not change the program; the classes they would have stood for are kept.
+    """
 
     def unnamed(value):
         if isinstance(value, dict):
@@ -217,23 +239,12 @@ def _structure(model: keras.Model) -> str:
 
     config = {
         "model": json.loads(model.to_json()),
-        "optimizer": model.optimizer.get_config(),
+        "optimizer": [type(model.optimizer).__module__, type(model.optimizer).__qualname__],
+        "optimizer_config": model.optimizer.get_config(),
         "loss": repr(model.loss),
+        "dtypes": [v.dtype for v in model.weights],
     }
     return json.dumps(unnamed(config), sort_keys=True, default=str)
-
-
-def _program_for(
-    model: keras.Model, n_rows: int, batch_size: int, chunk: int, shuffle: bool
-) -> _Program:
-    """Return the compiled loop for models like `model` and this data shape, made once."""
-    key = (_structure(model), n_rows, batch_size, chunk, shuffle)
-    with _PROGRAMS_LOCK:
-        if key not in _PROGRAMS:
-            while len(_PROGRAMS) >= MAX_PROGRAMS:
-                _PROGRAMS.pop(next(iter(_PROGRAMS)))  # a running training keeps its own
-            _PROGRAMS[key] = _compile(model, n_rows, batch_size, chunk)
-        return _PROGRAMS[key]
 
 
 def _compile(model: keras.Model, n_rows: int, batch_size: int, chunk: int) -> _Program:

@@ -5,11 +5,13 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import tempfile
 from pathlib import Path
 
 from pydantic import ValidationError
 
-from imbalance.cli.local_server import ServerError, local_prefect_api
+from cli.errors import UserError, environment_problem
+from cli.local_server import ServerError, local_prefect_api
 from imbalance.config import RetrainConfig, describe_error
 
 
@@ -57,7 +59,6 @@ def parse_overrides(args: argparse.Namespace) -> dict:
 
 
 def _parse_mapping(name: str, text: str) -> dict:
-    from imbalance.cli import UserError
 
     text = text.strip()
     if text.startswith("{"):
@@ -73,7 +74,6 @@ def _parse_mapping(name: str, text: str) -> dict:
 
 def config_from_args(args: argparse.Namespace) -> RetrainConfig:
     """Return the validated config, or raise a one-line UserError naming the bad fields."""
-    from imbalance.cli import UserError
 
     try:
         return RetrainConfig(**parse_overrides(args))
@@ -102,17 +102,32 @@ class _NoTracebackFor(logging.Filter):
         self.errors = errors
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.exc_info and isinstance(record.exc_info[1], self.errors):
+        error = record.exc_info[1] if record.exc_info else None
+        if isinstance(error, self.errors) or environment_problem(error) is not None:
             record.exc_info = record.exc_text = None
         return True
 
 
+def check_artifacts_dir(path: Path) -> None:
+    """Raise a UserError unless runs can be written under `path` (created if missing).
+
+    Checked before the server starts and anything heavy is imported, so a read-only
+    or unwritable folder fails in well under a second, not after the start-up.
+    """
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except FileExistsError:
+        raise UserError(f"artifacts folder {path}: exists and is not a folder") from None
+    except OSError as exc:
+        raise UserError(f"artifacts folder {path} is not writable: {exc.strerror or exc}") from None
+
+
 def _run_flow(cfg: RetrainConfig) -> str:
     """Return the folder of the run of the retrain flow with `cfg`, in local mode if need be."""
-    from imbalance.cli import UserError
-
     with local_prefect_api(while_starting=_import_flow) as retrain:
-        from tasks.data import DataError
+        from imbalance.data import DataError
 
         for name in ("prefect.flow_runs", "prefect.task_runs"):
             logger = logging.getLogger(name)
@@ -122,19 +137,23 @@ def _run_flow(cfg: RetrainConfig) -> str:
             return retrain(cfg)
         except DataError as exc:
             raise UserError(str(exc)) from None
+        except OSError as exc:
+            problem = environment_problem(exc)
+            if problem is None:
+                raise
+            raise UserError(f"the run failed, nothing of it was kept in runs/: {problem}") from None
 
 
 def handle(args: argparse.Namespace) -> int:
-    from imbalance.cli import UserError
-
     cfg = config_from_args(args)  # before any heavy import: a bad option fails at once
+    check_artifacts_dir(cfg.artifacts_path)
     try:
         run_dir = _run_flow(cfg)
     except ServerError as exc:  # raised before the flow starts
         raise UserError(str(exc)) from None
     from imbalance import store
-    from tasks.champion import describe_decision
-    from tasks.report import comparison_table
+    from imbalance.champion import describe_decision
+    from imbalance.report import comparison_table
 
     run = store.RunPaths(Path(run_dir))
     print(f"\nrun directory: {run.root}\n")

@@ -6,9 +6,9 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from cli.inspect import add_artifacts_dir, open_run, size_text, table, user_error
 from imbalance import store
-from imbalance.cli.inspect import add_artifacts_dir, open_run, size_text, table, user_error
-from imbalance.store import ArtifactStore
+from imbalance.store import ArtifactStore, StateFileError
 
 
 def register(subparsers) -> None:
@@ -24,11 +24,19 @@ def register(subparsers) -> None:
 
     prune = subparsers.add_parser(
         "prune",
-        help="delete all but the newest N complete runs (never the champion's)",
-        description="Delete old complete runs. The champion's run and runs still in staging "
-        "are never deleted.",
+        help="delete old complete runs (never a champion's) and old failed or killed ones",
+        description="Delete all but the newest N complete runs; the runs of the champion and of "
+        "every earlier champion (champion-history.jsonl) are never deleted. Also delete failed "
+        "or killed runs left in staging that nothing has touched for D days.",
     )
-    prune.add_argument("--keep", type=int, required=True, metavar="N", help="newest runs to keep")
+    prune.add_argument("--keep", type=int, metavar="N", help="newest complete runs to keep")
+    prune.add_argument(
+        "--staging-days",
+        type=float,
+        default=7.0,
+        metavar="D",
+        help="delete failed or killed runs untouched for D days (default: 7)",
+    )
     prune.add_argument("--dry-run", action="store_true", help="say what would go, delete nothing")
     add_artifacts_dir(prune)
     prune.set_defaults(handler=handle_prune)
@@ -69,16 +77,6 @@ def verify_run(root: Path) -> tuple[int, list[tuple[str, str]]]:
     return len(recorded), check_files(root, recorded)
 
 
-def _champion_problem(artifacts: ArtifactStore) -> str | None:
-    try:
-        record = artifacts.champion()
-    except (OSError, ValueError) as exc:
-        return f"champion.json is unreadable: {exc}"
-    if record and record.get("run_id") not in artifacts.run_ids():
-        return f"champion.json names run {record.get('run_id')}, which is not a complete run"
-    return None
-
-
 def handle_verify(args: argparse.Namespace) -> int:
     artifacts = ArtifactStore(args.artifacts_dir)
     if args.ref == "all":
@@ -96,10 +94,10 @@ def handle_verify(args: argparse.Namespace) -> int:
             continue
         print(f"{root.name}  {len(problems)} problem{'s' if len(problems) > 1 else ''}")
         print(table([[f"  {kind}", detail] for kind, detail in problems]))
-    champion_problem = _champion_problem(artifacts) if args.ref == "all" else None
-    if champion_problem:
-        print(champion_problem)
-    if failed or champion_problem:
+    state_problems = artifacts.state_problems() if args.ref == "all" else []
+    for problem in state_problems:
+        print(problem)
+    if failed or state_problems:
         print(f"verify: {failed} of {len(roots)} runs differ from their manifest")
         return 1
     return 0
@@ -108,36 +106,55 @@ def handle_verify(args: argparse.Namespace) -> int:
 # --- imbalance prune --------------------------------------------------------------------
 
 
-def prune_plan(run_ids: list[str], keep: int, champion_run: str | None) -> list[str]:
-    """Return the runs to delete: all but the newest `keep` of `run_ids`, never the champion's."""
+def prune_plan(run_ids: list[str], keep: int | None, protected: set[str]) -> list[str]:
+    """Return the runs to delete: all but the newest `keep` of `run_ids`, never a protected one."""
+    if keep is None:
+        return []
     newest_first = sorted(run_ids, reverse=True)
-    return [r for r in newest_first[keep:] if r != champion_run]
+    return [r for r in newest_first[keep:] if r not in protected]
 
 
 def _run_size(root: Path) -> int:
     return sum(p.stat().st_size for p in root.rglob("*") if p.is_file())
 
 
-def handle_prune(args: argparse.Namespace) -> int:
-    if args.keep < 1:
-        raise user_error(f"--keep must be at least 1 (the newest run stays), got {args.keep}")
-    artifacts = ArtifactStore(args.artifacts_dir)
+def _protected_runs(artifacts: ArtifactStore) -> set[str]:
+    """Return the runs of the champion and of every earlier one, or raise saying why not."""
     try:
         champion = artifacts.champion()
-    except (OSError, ValueError) as exc:
-        raise user_error(f"cannot tell which run is the champion, nothing deleted: {exc}") from None
-    champion_run = champion["run_id"] if champion else None
-    doomed = prune_plan(artifacts.run_ids(), args.keep, champion_run)
+        history = artifacts.champion_history()
+    except StateFileError as exc:
+        raise user_error(f"cannot tell which runs were champions, nothing deleted: {exc}") from None
+    return {e["run_id"] for e in history} | ({champion["run_id"]} if champion else set())
+
+
+def handle_prune(args: argparse.Namespace) -> int:
+    if args.keep is not None and args.keep < 1:
+        raise user_error(f"--keep must be at least 1 (the newest run stays), got {args.keep}")
+    if args.staging_days < 0:
+        raise user_error(f"--staging-days must be 0 or more, got {args.staging_days}")
+    artifacts = ArtifactStore(args.artifacts_dir)
     verb = "would delete" if args.dry_run else "deleted"
-    freed = 0
-    for run_id in doomed:
-        size = _run_size(artifacts.runs_dir / run_id)
-        if not args.dry_run:
-            artifacts.delete_run(run_id)
-        freed += size
-        print(f"{verb} {run_id} ({size_text(size)})")
-    kept = len(artifacts.run_ids()) if not args.dry_run else len(artifacts.run_ids()) - len(doomed)
-    note = f"; the champion's run {champion_run} is kept" if champion_run else ""
-    runs = f"{len(doomed)} run" + ("" if len(doomed) == 1 else "s")
-    print(f"{verb} {runs} ({size_text(freed)}), {kept} complete runs left{note}")
+    # The promotion's lock: a run being promoted right now is never deleted.
+    with artifacts.locked():
+        protected = _protected_runs(artifacts)
+        doomed = prune_plan(artifacts.run_ids(), args.keep, protected)
+        stale = artifacts.stale_unfinished_run_ids(args.staging_days * 86_400)
+        freed = 0
+        for run_id in doomed:
+            size = _run_size(artifacts.runs_dir / run_id)
+            if not args.dry_run:
+                artifacts.delete_run(run_id)
+            freed += size
+            print(f"{verb} {run_id} ({size_text(size)})")
+        for run_id in stale:
+            size = _run_size(artifacts.staging_dir / run_id)
+            if not args.dry_run:
+                artifacts.delete_unfinished_run(run_id)
+            freed += size
+            print(f"{verb} {run_id} ({size_text(size)}, failed or killed)")
+    left = len(artifacts.run_ids()) - (len(doomed) if args.dry_run else 0)
+    note = f"; champions' runs kept: {', '.join(sorted(protected))}" if protected else ""
+    runs = f"{len(doomed) + len(stale)} run" + ("" if len(doomed) + len(stale) == 1 else "s")
+    print(f"{verb} {runs} ({size_text(freed)}), {left} complete runs left{note}")
     return 0

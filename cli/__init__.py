@@ -10,16 +10,26 @@ import argparse
 import os
 import sys
 
-from imbalance.cli import inspect as inspect_commands
-from imbalance.cli import maintain as maintain_commands
-from imbalance.cli import predict as predict_command
-from imbalance.cli import run as run_command
+from cli import champion as champion_command
+from cli import inspect as inspect_commands
+from cli import maintain as maintain_commands
+from cli import predict as predict_command
+from cli import run as run_command
+from cli.errors import UserError, environment_problem
 
-COMMANDS = [run_command, inspect_commands, predict_command, maintain_commands]
+COMMANDS = [run_command, inspect_commands, champion_command, predict_command, maintain_commands]
 
 
-class UserError(Exception):
-    """A problem the user can fix; printed as one line, exit status 2."""
+def _warn_about_state(args: argparse.Namespace) -> None:
+    """Say in one line each if latest.json or champion.json is damaged (no command fails on it)."""
+    # The others report it themselves where it matters: `run` records it as its champion
+    # decision, `predict`, `prune`, `champion` and `verify` name it in their own line.
+    if args.command not in ("runs", "show", "compare"):
+        return
+    from imbalance.store import ArtifactStore
+
+    for problem in ArtifactStore(args.artifacts_dir).state_problems():
+        print(f"imbalance {args.command}: warning: {problem}", file=sys.stderr)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -38,9 +48,16 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     args = build_parser().parse_args(argv)
     try:
+        _warn_about_state(args)
         return int(args.handler(args) or 0)
     except UserError as exc:
         print(f"imbalance {args.command}: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        problem = environment_problem(exc)
+        if problem is None:
+            raise
+        print(f"imbalance {args.command}: {problem}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"imbalance {args.command}: interrupted", file=sys.stderr)

@@ -7,8 +7,9 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+from cli.errors import UserError
 from imbalance import store
-from imbalance.store import ArtifactStore, RunNotFoundError, RunPaths
+from imbalance.store import ArtifactStore, RunNotFoundError, RunPaths, StateFileError
 from imbalance.variants import VARIANTS
 
 COMPARED_METRICS = ["precision", "recall", "f1", "roc_auc", "pr_auc", "final_loss", "train_seconds"]
@@ -53,7 +54,6 @@ def register(subparsers) -> None:
 
 
 def user_error(message: str) -> Exception:
-    from imbalance.cli import UserError  # here: the package imports this module first
 
     return UserError(message)
 
@@ -69,7 +69,7 @@ def open_run(artifacts: ArtifactStore, ref: str) -> tuple[RunPaths, dict[str, An
         raise user_error(f"run {ref} is not complete (still running, or killed)")
     try:
         run = artifacts.run(ref)
-    except RunNotFoundError as exc:
+    except (RunNotFoundError, StateFileError) as exc:
         raise user_error(str(exc)) from None
     try:
         return run, store.read_json(run.manifest)
@@ -171,8 +171,8 @@ def list_runs(artifacts: ArtifactStore) -> list[dict[str, Any]]:
 def _champion_or_none(artifacts: ArtifactStore) -> dict | None:
     try:
         return artifacts.champion()
-    except (OSError, ValueError):
-        return None
+    except StateFileError:
+        return None  # said once by the command (`cli.main`)
 
 
 def _when(iso: str | None) -> str:

@@ -7,24 +7,26 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from imbalance.tf import KERAS_RANDOM_STATE, load_keras
+from imbalance.model.tf import KERAS_RANDOM_STATE, load_keras
 
 if TYPE_CHECKING:
     import keras
 
 
-def build_model(hidden_units: int, learning_rate: float, seed: int) -> keras.Model:
+def build_model(
+    hidden_units: int, learning_rate: float, seed: int, n_features: int = 2
+) -> keras.Model:
     """Return the tutorial's compiled network, its initial weights fixed by `seed`.
 
-    Input(2) -> Dense(h, relu) -> Dense(h, relu) -> Dense(1, sigmoid), binary
-    cross-entropy, Adam.
+    Input(n_features) -> Dense(h, relu) -> Dense(h, relu) -> Dense(1, sigmoid),
+    binary cross-entropy, Adam.
     """
     keras = load_keras()
     with KERAS_RANDOM_STATE:
         keras.utils.set_random_seed(seed)
         model = keras.Sequential(
             [
-                keras.Input(shape=(2,)),
+                keras.Input(shape=(n_features,)),
                 keras.layers.Dense(hidden_units, activation="relu"),
                 keras.layers.Dense(hidden_units, activation="relu"),
                 keras.layers.Dense(1, activation="sigmoid"),
@@ -83,3 +85,32 @@ def train_with_fit(
             verbose=0,
         )
     return [float(v) for v in history.history["loss"]]
+
+
+def adam_state(model: keras.Model) -> tuple[list[np.ndarray], list[np.ndarray], int]:
+    """Return (momentums, velocities, iterations) of the model's Adam, in weight order."""
+    optimizer = model.optimizer
+    if not optimizer.built:
+        optimizer.build(model.trainable_variables)
+    slots = [optimizer._get_variable_index(v) for v in model.trainable_variables]
+    return (
+        [optimizer._momentums[i].numpy() for i in slots],
+        [optimizer._velocities[i].numpy() for i in slots],
+        int(optimizer.iterations.numpy()),
+    )
+
+
+def set_adam_state(
+    model: keras.Model,
+    momentums: list[np.ndarray],
+    velocities: list[np.ndarray],
+    iterations: int,
+) -> None:
+    """Give the model's Adam these slots and step count (Keras has no public setter)."""
+    optimizer = model.optimizer
+    optimizer.build(model.trainable_variables)
+    for variable, m, v in zip(model.trainable_variables, momentums, velocities, strict=True):
+        index = optimizer._get_variable_index(variable)
+        optimizer._momentums[index].assign(m)
+        optimizer._velocities[index].assign(v)
+    optimizer.iterations.assign(iterations)

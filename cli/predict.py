@@ -6,10 +6,10 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from cli.inspect import add_artifacts_dir, open_run, user_error
 from imbalance import store
-from imbalance.cli.inspect import add_artifacts_dir, open_run, user_error
 from imbalance.scoring import FEATURES, score
-from imbalance.store import ArtifactStore, RunPaths
+from imbalance.store import ArtifactStore, RunPaths, StateFileError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -80,17 +80,32 @@ def feature_matrix(rows: pd.DataFrame, source: Path):
             raise user_error(
                 f"{source}: column {column} has {what} at row {row + 1} ({int(bad.sum())} bad)"
             )
-    return rows[FEATURES].apply(pd.to_numeric).to_numpy("float32")
+    x = rows[FEATURES].apply(pd.to_numeric).to_numpy("float64")
+    with np.errstate(over="ignore"):
+        x32 = x.astype("float32")  # the model's dtype: 1e39 is finite here, inf there
+    overflow = ~np.isfinite(x32)
+    if overflow.any():
+        row, col = (int(i) for i in np.argwhere(overflow)[0])
+        raise user_error(
+            f"{source}: column {FEATURES[col]} has {float(x[row, col])!r} at row {row + 1}, beyond "
+            f"float32's range (the model's inputs); {int(overflow.sum())} such value(s)"
+        )
+    return x32
 
 
 def choose_model(
     artifacts: ArtifactStore, run_ref: str | None, variant: str | None
 ) -> tuple[RunPaths, dict[str, Any], str]:
     """Return (run, manifest, variant) to predict with: the champion unless told otherwise."""
-    if run_ref is None and artifacts.champion() is None:
+    try:
+        champion = artifacts.champion()
+    except StateFileError as exc:
+        if run_ref is None or variant is None:
+            raise user_error(f"{exc}: pass --run and --variant to choose a model") from None
+        champion = None
+    if run_ref is None and champion is None:
         raise user_error("no champion yet: finish a run with `imbalance run`, or pass --run")
     run, manifest = open_run(artifacts, run_ref or "champion")
-    champion = artifacts.champion()
     if variant is None and champion and champion["run_id"] == run.run_id:
         variant = champion["variant"]
     if variant is None:

@@ -1,0 +1,121 @@
+"""`imbalance champion`: the current champion, every change of it, and a rollback."""
+
+from __future__ import annotations
+
+import argparse
+
+from cli.errors import UserError
+from cli.inspect import add_artifacts_dir, table
+from imbalance.champion import history_entry
+from imbalance.provenance import utc_now
+from imbalance.store import ArtifactStore, StateFileError
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "champion",
+        help="show the champion and its history; roll back to an earlier one",
+        description="Show the current champion and every change of it (champion-history.jsonl), "
+        "numbered oldest first. --rollback N makes entry N's model the champion again, once it "
+        "checks against its run's manifest.",
+    )
+    parser.add_argument(
+        "--rollback", type=int, metavar="N", help="make history entry N the champion again"
+    )
+    add_artifacts_dir(parser)
+    parser.set_defaults(handler=handle)
+
+
+def _history(artifacts: ArtifactStore) -> list[dict]:
+    try:
+        return artifacts.champion_history()
+    except StateFileError as exc:
+        raise UserError(str(exc)) from None
+
+
+def _score(value) -> str:
+    return "-" if value is None else f"{value:.4f}"
+
+
+def history_table(entries: list[dict], current: dict | None) -> str:
+    """Return the history as a table, oldest first, the entry now in force starred."""
+    rows = []
+    for number, e in enumerate(entries, 1):
+        holds = current is not None and (e["run_id"], e["variant"]) == (
+            current.get("run_id"),
+            current.get("variant"),
+        )
+        rows.append(
+            [
+                str(number),
+                (e.get("when") or "-").replace("T", " ").removesuffix("+00:00"),
+                e["action"],
+                f"{e['run_id']}/{e['variant']}",
+                f"{e.get('metric') or '-'} {_score(e.get('score'))}",
+                e.get("previous") or "-",
+                "*" if holds and number == _last_for(entries, current) else "",
+            ]
+        )
+    return table(rows, ["#", "WHEN (UTC)", "ACTION", "CHAMPION", "SCORE", "REPLACED", "NOW"])
+
+
+def _last_for(entries: list[dict], current: dict) -> int:
+    """Return the number of the newest entry that names the current champion."""
+    numbers = [
+        n
+        for n, e in enumerate(entries, 1)
+        if (e["run_id"], e["variant"]) == (current.get("run_id"), current.get("variant"))
+    ]
+    return numbers[-1] if numbers else 0
+
+
+def handle(args: argparse.Namespace) -> int:
+    artifacts = ArtifactStore(args.artifacts_dir)
+    if args.rollback is not None:
+        return rollback(artifacts, args.rollback)
+    try:
+        current = artifacts.champion()
+    except StateFileError as exc:
+        current = None
+        print(f"champion: {exc} (`imbalance champion --rollback N` rewrites it)")
+    if current:
+        print(
+            f"champion: {current['run_id']}/{current['variant']} "
+            f"({current.get('metric') or '-'} {_score(current.get('score'))}, "
+            f"since {current.get('when', '-')})"
+        )
+    elif not artifacts.champion_file.exists():
+        print("champion: none yet")
+    entries = _history(artifacts)
+    if entries:
+        print("\nhistory (oldest first):")
+        print(history_table(entries, current))
+    return 0
+
+
+def rollback(artifacts: ArtifactStore, number: int) -> int:
+    """Make history entry `number` the champion again, under the store's lock."""
+    with artifacts.locked():  # the same lock as a run's promotion: no interleaving
+        entries = _history(artifacts)
+        if not 1 <= number <= len(entries):
+            raise UserError(f"--rollback {number}: the history has entries 1 to {len(entries)}")
+        entry = entries[number - 1]
+        problem = artifacts.model_problem(entry["run_id"], entry["variant"])
+        if problem:
+            raise UserError(f"cannot roll back to entry {number}: {problem}")
+        try:
+            previous = artifacts.champion()
+        except StateFileError:
+            previous = None  # a damaged champion.json is what a rollback repairs
+        record = {
+            "run_id": entry["run_id"],
+            "variant": entry["variant"],
+            "metric": entry.get("metric"),
+            "score": entry.get("score"),
+            "when": utc_now().isoformat(timespec="seconds"),
+        }
+        reason = f"rolled back by hand to history entry {number}"
+        artifacts.set_champion(record)
+        artifacts.append_history(history_entry("rollback", record, previous, reason))
+    print(f"champion: {entry['run_id']}/{entry['variant']} again ({reason})")
+    return 0

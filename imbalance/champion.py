@@ -1,0 +1,163 @@
+"""The champion decision: pure functions of metrics and records, no I/O.
+
+A run proposes (`decide`) while it is staged; the proposal takes effect only under
+the store's lock, against the champion on disk at that moment (`settle`); only the
+settled decision is written into the report, the manifest and the history
+(`imbalance.lifecycle`). A champion that cannot be checked or scored is never
+replaced on that ground: the gate fails closed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+# Scores this close count as equal: a rerun of the champion's own config must not
+# replace it over the last bits of a float.
+TIE = 1e-9
+
+
+def best_variant(metrics: dict, metric: str) -> tuple[str, float] | None:
+    """Return (variant, score) of the highest `metric`; the first listed wins a tie.
+
+    None when no variant has the metric (a test split with one class has no AUC).
+    """
+    scored = [
+        (name, float(m[metric]))
+        for name, m in metrics["variants"].items()
+        if m.get(metric) is not None
+    ]
+    return max(scored, key=lambda item: item[1]) if scored else None
+
+
+def decide(
+    run_id: str,
+    metrics: dict,
+    metric: str,
+    min_improvement: float,
+    incumbent: dict | None,
+) -> dict[str, Any]:
+    """Return the proposal of run `run_id` against the scored `incumbent` (not yet settled).
+
+    `incumbent` is None when there is no champion yet; else the champion's run,
+    variant and `score` on this run's test split, or an `error` saying why it could
+    not be checked or scored. The candidate is proposed if there is no champion, or
+    if it beats the champion's score by more than a tie and by at least
+    `min_improvement`. A champion with an `error` is kept (fail closed).
+    """
+    best = best_variant(metrics, metric)
+    candidate = {"run_id": run_id, "variant": best[0], "score": best[1]} if best else None
+    decision: dict[str, Any] = {
+        "metric": metric,
+        "min_improvement": min_improvement,
+        "candidate": candidate,
+        "champion": incumbent,
+        "improvement": None,
+    }
+    if candidate is None:
+        return decision | verdict(False, f"no variant has a {metric} on this test split")
+    if incumbent is None:
+        return decision | verdict(True, "no champion yet: the first candidate is promoted")
+    held = holder_text(incumbent)
+    if incumbent.get("error"):
+        return decision | verdict(
+            False,
+            f"the champion {held} cannot be compared ({incumbent['error']}); nothing is "
+            "promoted until it is repaired or rolled back (`imbalance champion --rollback`)",
+        )
+    if incumbent.get("score") is None:
+        return decision | verdict(False, f"the champion {held} has no {metric} on this test split")
+    improvement = candidate["score"] - incumbent["score"]
+    decision["improvement"] = improvement
+    # The tolerance keeps 0.35 - 0.30 (= 0.04999...) from failing a 0.05 bar.
+    if improvement > TIE and improvement >= min_improvement - TIE:
+        return decision | verdict(
+            True, f"beats the champion {held} by {improvement:+.4f} (needed {min_improvement})"
+        )
+    if abs(improvement) <= TIE:
+        return decision | verdict(False, f"ties with the champion {held}, which stays")
+    return decision | verdict(
+        False, f"does not beat the champion {held} by {min_improvement} ({improvement:+.4f})"
+    )
+
+
+def settle(proposal: dict[str, Any], current: dict[str, Any] | None) -> dict[str, Any]:
+    """Return the decision that takes effect, given the champion on disk under the lock.
+
+    A proposal made against one champion is void if another run has replaced it
+    since (the comparison is stale): then nothing is promoted, and the reason says so.
+    """
+    if not proposal["promoted"]:
+        return proposal
+    if current is not None and current.get("error"):
+        return proposal | verdict(False, f"{current['error']}; not promoted")
+    compared = proposal["champion"]
+    if holder(current) != holder(compared):
+        now = holder_text(current) if current else "none"
+        return proposal | verdict(
+            False,
+            f"the champion changed while this run trained (compared with "
+            f"{holder_text(compared) if compared else 'none'}, now {now}); not promoted",
+        )
+    return proposal
+
+
+def verdict(promoted: bool, reason: str) -> dict[str, Any]:
+    return {"promoted": promoted, "reason": reason}
+
+
+def holder(record: dict[str, Any] | None) -> tuple[str, str] | None:
+    """Return (run id, variant) of a champion record, or None."""
+    if not record or "run_id" not in record:
+        return None
+    return record["run_id"], record.get("variant")
+
+
+def holder_text(record: dict[str, Any]) -> str:
+    return f"{record.get('run_id', '?')}/{record.get('variant', '?')}"
+
+
+def champion_record(decision: dict[str, Any], when: str) -> dict[str, Any]:
+    """Return the content of champion.json for a promoting `decision`."""
+    candidate = decision["candidate"]
+    return {
+        "run_id": candidate["run_id"],
+        "variant": candidate["variant"],
+        "metric": decision["metric"],
+        "score": candidate["score"],
+        "when": when,
+    }
+
+
+def history_entry(
+    action: str, record: dict[str, Any], previous: dict[str, Any] | None, reason: str
+) -> dict[str, Any]:
+    """Return one line of the champion history: who took over from whom, when and why."""
+    return {
+        "when": record["when"],
+        "action": action,
+        "run_id": record["run_id"],
+        "variant": record["variant"],
+        "metric": record.get("metric"),
+        "score": record.get("score"),
+        "previous": None if previous is None else holder_text(previous),
+        "reason": reason,
+    }
+
+
+def describe_decision(decision: dict[str, Any]) -> str:
+    """Return one sentence for the report: who was compared, both scores, the outcome."""
+    metric, candidate, champion = decision["metric"], decision["candidate"], decision["champion"]
+    parts = []
+    if candidate:
+        parts.append(f"Candidate: {candidate['variant']}, {metric} {candidate['score']:.4f}.")
+    if champion and champion.get("score") is not None:
+        recorded = champion.get("recorded_score")
+        same_metric = recorded is not None and champion.get("recorded_metric") == metric
+        then = f" (on its own test split: {recorded:.4f})" if same_metric else ""
+        parts.append(
+            f"Champion {holder_text(champion)} on this test split: "
+            f"{metric} {champion['score']:.4f}{then}."
+        )
+    outcome = "Promoted" if decision["promoted"] else "Not promoted"
+    parts.append(f"{outcome}: {decision['reason']}.")
+    return " ".join(parts)

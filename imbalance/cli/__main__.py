@@ -1,5 +1,0 @@
-import sys
-
-from imbalance.cli import main
-
-sys.exit(main())

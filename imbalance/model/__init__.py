@@ -1,0 +1,1 @@
+"""The network and its trainers: TensorFlow is imported only inside their functions."""

@@ -1,0 +1,414 @@
+"""Train K networks of one shape at once, in one XLA-compiled loop over shared batches.
+
+A 2-2-2-1 step is a few hundred floating-point operations: one model at a time,
+`train_fused` spends its ~10-30 µs per step on the loop's own overhead, not on
+arithmetic. Here every weight carries a leading member axis (K, ...) and one step
+updates all K members: each has its own initial weights, class weights and Adam
+state, and all see the same batches (the order of `epoch_order(len(x), seed,
+epoch)`, as `train_fused` with that seed).
+
+A member's arithmetic is the single trainer's, written out in plain TensorFlow:
+Keras's compiled loss (sigmoid cross-entropy on the logits, weighted sum over the
+batch divided by its size), fit's epoch loss (the batch-size-weighted mean of the
+batch losses), Keras 3's Adam (`keras/src/optimizers/adam.py`: m += (g - m)(1 - b1),
+v += (g^2 - v)(1 - b2), w -= m lr sqrt(1 - b2^t) / (1 - b1^t) / (sqrt(v) + eps),
+t = iterations + 1). Nothing is shared between members but the batches, so a
+member comes out the same whatever else trains beside it, up to the float32
+rounding XLA brings in with size (it picks its loop and reduce code by operand
+shape): measured on 3,000 rows, 72 steps, a member is bit-identical alone, among
+3 or 40 members, chunked or not; among 151 or more, some biases move by ~4e-9
+(1 ulp) (tests/model/test_batched.py).
+
+The tiny layers are broadcast products summed over the input axis rather than
+`einsum`s: a batched dot of (batch, 2) x (2, 2) matrices per member cost ~2.5x more
+per step (measured, K = 100), and a dot contracting the shared x with all members'
+kernels at once rounded differently from K ~ 17 on. Layers of more than
+`SMALL_LAYER` kernel entries are `einsum`s.
+
+Memory. The data, labels and row orders are shared; what grows with K is each
+step's activations and gradients and each member's parameters and Adam slots:
+
+    bytes per member ~= 4 * (batch_size * (4 * units + products) + 8 * params)
+
+(`units` = the layers' widths summed, e.g. 2 + 2 + 1, counted four times: pre- and
+post-activation values and their gradients; `products` = in x out summed over the
+elementwise layers, e.g. 4 + 4 + 2, in case XLA keeps the broadcast product; the 8
+per parameter are the weight, m, v, the gradient and the loop's double buffers.)
+Members are trained in chunks of at most `MEMBER_BUDGET_BYTES // bytes per member`
+(the default job: ~12.5 kB a member, ~21,000 per chunk; batch 1,000,000 of hidden
+256: one, so two, see train_batched). Chunks are balanced and the last one is
+padded with copies, so every call has one shape and compiles once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from imbalance.model.fused import class_weights_per_row, epoch_order
+from imbalance.model.tf import load_keras
+
+if TYPE_CHECKING:
+    import keras
+    import tensorflow as tf
+
+# Keras 3 Adam's defaults (the tutorial's network is compiled with them).
+BETA_1 = 0.9
+BETA_2 = 0.999
+EPSILON = 1e-7
+# Layers with at most this many kernel entries (in x out) are computed elementwise,
+# larger ones as dots (see _compile's logits_of).
+SMALL_LAYER = 64
+# Bound on the member-dependent memory of one compiled call (see the module docstring).
+MEMBER_BUDGET_BYTES = 256 * 2**20
+# Host memory for the row orders of one compiled call, and compiled calls per
+# training at most (progress is reported between them): as in fused.py.
+ORDER_BUDGET_BYTES = 64 * 2**20
+PROGRESS_UPDATES = 10
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    """What a batched training leaves: per member, its weights, Adam slots and epoch losses.
+
+    `weights[k]`, `momentums[k]` and `velocities[k]` are in `model.get_weights()`
+    order; `losses[k, e]` is member k's epoch-e loss as fit reports it; `iterations`
+    is every member's Adam step count.
+    """
+
+    weights: list[list[np.ndarray]]
+    momentums: list[list[np.ndarray]]
+    velocities: list[list[np.ndarray]]
+    losses: np.ndarray
+    iterations: int
+
+
+def member_bytes(shapes: Sequence[tuple[int, ...]], batch_size: int) -> int:
+    """Return the estimated bytes one member adds to a compiled call (module docstring)."""
+    kernels = shapes[0::2]
+    units = sum(shape[1] for shape in kernels)
+    products = sum(i * o for i, o in kernels if i * o <= SMALL_LAYER)
+    params = sum(int(np.prod(shape)) for shape in shapes)
+    return 4 * (batch_size * (4 * units + products) + 8 * params)
+
+
+def members_per_call(shapes: Sequence[tuple[int, ...]], batch_size: int) -> int:
+    """Return how many members one compiled call may train within `MEMBER_BUDGET_BYTES`."""
+    return max(1, MEMBER_BUDGET_BYTES // member_bytes(shapes, batch_size))
+
+
+def train_batched(
+    initial: Sequence[Sequence[np.ndarray]],
+    x: np.ndarray,
+    y: np.ndarray,
+    class_weights: Sequence[dict[int, float] | None],
+    *,
+    epochs: int,
+    batch_size: int,
+    learning_rate: float,
+    seed: int = 0,
+    shuffle: bool = True,
+    on_epochs_done: Callable[[int], None] | None = None,
+    max_members: int | None = None,
+) -> BatchResult:
+    """Return each member's trained weights, Adam state and epoch losses.
+
+    Member k starts from `initial[k]` (a `model.get_weights()` list of Dense
+    kernels and biases: relu between layers, one sigmoid unit last) and weighs rows
+    by `class_weights[k]` (None: all 1). It ends where `train_fused` would leave
+    that model, compiled with binary cross-entropy and Adam(`learning_rate`), for
+    the same `epochs`, `batch_size`, `shuffle` and `seed`, to float32 rounding.
+    At most `max_members` (default: the memory budget's share) train per call.
+    """
+    load_keras()
+    import tensorflow as tf
+
+    n_members = len(initial)
+    shapes = _check(initial, x, y, class_weights)
+    n_rows = len(x)
+    if seed < 0:
+        raise ValueError(f"seed must be non-negative, got {seed}")
+    if n_members == 0 or n_rows == 0 or epochs <= 0:
+        start = [[np.array(w, np.float32) for w in ws] for ws in initial]
+        zeros = [[np.zeros_like(w) for w in ws] for ws in start]
+        return BatchResult(
+            start,
+            zeros,
+            [[z.copy() for z in ws] for ws in zeros],
+            np.zeros((n_members, 0), np.float32),
+            0,
+        )
+    batch_size = min(int(batch_size), n_rows)
+    per_call = members_per_call(shapes, batch_size)
+    if max_members is not None:
+        per_call = min(per_call, max(1, int(max_members)))
+    # Balanced chunks, the last padded: one shape, one compilation. Never a chunk of
+    # one: XLA drops a size-1 axis and compiles other code (with dots, a lone member
+    # came out ~6e-8 off), so a lone member trains beside a copy, for about nothing.
+    n_calls = -(-n_members // per_call)
+    per_call = max(2, -(-n_members // n_calls))
+    epochs_per_call = (
+        epochs if not shuffle else max(1, min(epochs, ORDER_BUDGET_BYTES // (4 * n_rows)))
+    )
+    epochs_per_call = min(epochs_per_call, -(-epochs // PROGRESS_UPDATES))
+
+    # Each member's class weights as a table over the labels present, so that a
+    # batch's row weights are one gather instead of a K x n_rows array; the values
+    # are `class_weights_per_row`'s, as train_fused uses them.
+    labels = np.asarray(y)
+    labels = labels[..., 0] if labels.ndim == 2 else labels
+    present, label_index = np.unique(np.round(labels).astype(np.int64), return_inverse=True)
+    table = np.stack(
+        [
+            np.ones(len(present), np.float32) if cw is None else class_weights_per_row(present, cw)
+            for cw in class_weights
+        ]
+    )
+
+    # Stacked state, (n_calls * per_call, ...) per weight; rows past K are padding.
+    padded = n_calls * per_call
+    pick = np.minimum(np.arange(padded), n_members - 1)
+    params = [
+        np.stack([np.asarray(initial[k][i], np.float32) for k in pick]) for i in range(len(shapes))
+    ]
+    moments = [np.zeros_like(p) for p in params]
+    velocities = [np.zeros_like(p) for p in params]
+    table = table[pick]
+    losses = np.zeros((padded, epochs), np.float32)
+
+    run = _compile(len(shapes) // 2, n_rows, batch_size, epochs_per_call)
+    x_all = tf.convert_to_tensor(np.asarray(x, dtype=np.float32))
+    y_all = tf.convert_to_tensor(np.asarray(labels, dtype=np.float32))
+    index_all = tf.convert_to_tensor(label_index.astype(np.int32))
+    lr = tf.constant(learning_rate, tf.float32)
+    steps_per_epoch = -(-n_rows // batch_size)
+
+    def orders_from(first: int) -> np.ndarray | None:
+        """Return the row orders of epochs first..first+epochs_per_call (None: row order)."""
+        if not shuffle:
+            return None
+        block = np.zeros((epochs_per_call, n_rows), dtype=np.int32)
+        for i, epoch in enumerate(range(first, min(first + epochs_per_call, epochs))):
+            block[i] = epoch_order(n_rows, seed, epoch)
+        return block
+
+    if on_epochs_done:
+        on_epochs_done(0)
+    firsts = list(range(0, epochs, epochs_per_call))
+    # numpy's shuffle and the compiled call release the GIL: the next block's
+    # orders are drawn while this one trains.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pending = pool.submit(orders_from, firsts[0])
+        for i, first in enumerate(firsts):
+            block = pending.result()
+            if i + 1 < len(firsts):
+                pending = pool.submit(orders_from, firsts[i + 1])
+            orders = None if block is None else tf.convert_to_tensor(block)
+            n_epochs = min(epochs_per_call, epochs - first)
+            iterations = tf.constant(first * steps_per_epoch, tf.int64)
+            for start in range(0, padded, per_call):
+                part = slice(start, start + per_call)
+                out = run(
+                    [tf.convert_to_tensor(p[part]) for p in params],
+                    [tf.convert_to_tensor(m[part]) for m in moments],
+                    [tf.convert_to_tensor(v[part]) for v in velocities],
+                    iterations,
+                    lr,
+                    tf.convert_to_tensor(table[part]),
+                    x_all,
+                    y_all,
+                    index_all,
+                    orders,
+                    tf.constant(n_epochs, tf.int32),
+                )
+                new_params, new_moments, new_velocities, block_losses = out
+                for mine, new in zip(
+                    [*params, *moments, *velocities],
+                    [*new_params, *new_moments, *new_velocities],
+                    strict=True,
+                ):
+                    mine[part] = new.numpy()
+                losses[part, first : first + n_epochs] = block_losses.numpy()[:, :n_epochs]
+            if on_epochs_done:
+                on_epochs_done(first + n_epochs)
+
+    def members(stacked: list[np.ndarray]) -> list[list[np.ndarray]]:
+        return [[s[k].copy() for s in stacked] for k in range(n_members)]
+
+    return BatchResult(
+        members(params),
+        members(moments),
+        members(velocities),
+        losses[:n_members].copy(),
+        epochs * steps_per_epoch,
+    )
+
+
+def member_model(
+    result: BatchResult, member: int, *, learning_rate: float, with_optimizer_state: bool = True
+) -> keras.Model:
+    """Return member `member` as the compiled Keras model `train_fused` would have left.
+
+    Built by `network.build_model` (so Input(n) and three Dense layers only), its
+    weights set, and with `with_optimizer_state` its Adam's slots and iteration
+    count too, so it saves to `.keras` and resumes like any trained model.
+    """
+    from imbalance.model.network import build_model, set_adam_state
+
+    weights = result.weights[member]
+    model = build_model(weights[0].shape[-1], learning_rate, seed=0, n_features=weights[0].shape[0])
+    model.set_weights(weights)
+    if with_optimizer_state:
+        set_adam_state(
+            model, result.momentums[member], result.velocities[member], result.iterations
+        )
+    return model
+
+
+def _check(
+    initial: Sequence[Sequence[np.ndarray]],
+    x: np.ndarray,
+    y: np.ndarray,
+    class_weights: Sequence[dict[int, float] | None],
+) -> list[tuple[int, ...]]:
+    """Return the members' weight shapes; refuse members or data that do not fit together."""
+    if len(class_weights) != len(initial):
+        raise ValueError(f"{len(initial)} members but {len(class_weights)} class weights")
+    if np.ndim(x) != 2:
+        raise ValueError(f"x must be 2-D (rows, features), got shape {np.shape(x)}")
+    if len(y) != len(x) or not (np.ndim(y) == 1 or np.shape(y)[1:] == (1,)):
+        raise ValueError(f"y must hold one label per row of x, got shape {np.shape(y)}")
+    if not initial:
+        return []
+    shapes = [tuple(np.shape(w)) for w in initial[0]]
+    if len(shapes) < 2 or len(shapes) % 2 or shapes[-1] != (1,):
+        raise ValueError("a member's weights must be Dense (kernel, bias) pairs ending in 1 unit")
+    for k, weights in enumerate(initial):
+        if [tuple(np.shape(w)) for w in weights] != shapes:
+            raise ValueError(f"member {k}'s weight shapes differ from member 0's")
+    if shapes[0][0] != np.shape(x)[1]:
+        raise ValueError(f"the network takes {shapes[0][0]} features, x has {np.shape(x)[1]}")
+    return shapes
+
+
+def _compile(n_layers: int, n_rows: int, batch_size: int, epochs_per_call: int) -> Callable:
+    """Return the compiled loop for one call's members (its own, no cache across calls)."""
+    import tensorflow as tf
+
+    full_steps, partial_size = divmod(n_rows, batch_size)
+
+    def logits_of(params: list[tf.Tensor], xb: tf.Tensor) -> tf.Tensor:
+        """Return the (K, batch, 1) logits: each Dense as Keras has it, x @ kernel + bias."""
+        h = xb
+        for layer in range(n_layers):
+            kernel, bias = params[2 * layer], params[2 * layer + 1]
+            if kernel.shape[1] * kernel.shape[2] <= SMALL_LAYER:
+                # (K or 1, batch, in, 1) * (K, 1, in, out), summed over `in`: one fused
+                # XLA loop, ~2.5x faster than a batched dot of tiny matrices.
+                rows_in = h[None, :, :, None] if layer == 0 else h[..., None]
+                z = tf.reduce_sum(rows_in * kernel[:, None], axis=2)
+            else:
+                z = tf.einsum("bi,kij->kbj" if layer == 0 else "kbi,kij->kbj", h, kernel)
+            z = z + bias[:, None, :]
+            h = tf.nn.relu(z) if layer < n_layers - 1 else z
+        return z
+
+    def train_step(state: tuple, take: Callable, data: tuple) -> tuple:
+        """Return the state after one Adam step of every member, and each member's batch loss."""
+        params, moments, velocities, iterations = state
+        lr, table, x_all, y_all, index_all = data
+        xb, yb, wb = take(x_all), take(y_all), tf.gather(table, take(index_all), axis=1)
+        size = float(xb.shape[0])
+        with tf.GradientTape() as tape:
+            tape.watch(params)
+            logits = logits_of(params, xb)
+            labels = tf.broadcast_to(yb[None, :, None], tf.shape(logits))
+            # Keras's binary_crossentropy on a sigmoid output uses its cached logits:
+            # the mean over the last axis (one unit), then "sum_over_batch_size".
+            per_row = tf.reduce_mean(
+                tf.nn.sigmoid_cross_entropy_with_logits(labels=labels, logits=logits), axis=-1
+            )
+            losses = tf.math.divide_no_nan(tf.reduce_sum(per_row * wb, axis=1), size)
+            # Members do not interact: the gradient of the sum is each member's own.
+            total = tf.reduce_sum(losses)
+        grads = tape.gradient(total, params)
+
+        # keras/src/optimizers/adam.py, update_step, per variable.
+        local_step = tf.cast(iterations + 1, tf.float32)
+        beta_1_power = tf.pow(tf.constant(BETA_1, tf.float32), local_step)
+        beta_2_power = tf.pow(tf.constant(BETA_2, tf.float32), local_step)
+        alpha = lr * tf.sqrt(1 - beta_2_power) / (1 - beta_1_power)
+        new_params, new_moments, new_velocities = [], [], []
+        for p, g, m, v in zip(params, grads, moments, velocities, strict=True):
+            m = m + (g - m) * (1 - BETA_1)
+            v = v + (tf.square(g) - v) * (1 - BETA_2)
+            new_params.append(p - (m * alpha) / (tf.sqrt(v) + EPSILON))
+            new_moments.append(m)
+            new_velocities.append(v)
+        return (new_params, new_moments, new_velocities, iterations + 1), losses
+
+    def rows(order: tf.Tensor | None, start: tf.Tensor, size: int) -> Callable:
+        """Return a function taking rows start..start+size of `order` (None: row order)."""
+        if order is None:
+
+            def take(t: tf.Tensor) -> tf.Tensor:
+                rest = t.shape.rank - 1
+                return tf.slice(t, tf.stack([start] + [0] * rest), [size] + [-1] * rest)
+
+            return take
+        idx = tf.slice(order, tf.reshape(start, [1]), [size])
+        return lambda t: tf.gather(t, idx)
+
+    @tf.function(jit_compile=True, autograph=False)
+    def run(
+        params,
+        moments,
+        velocities,
+        iterations,
+        lr,
+        table,
+        x_all,
+        y_all,
+        index_all,
+        orders,
+        n_epochs,
+    ):
+        data = (lr, table, x_all, y_all, index_all)
+        n_members = table.shape[0]
+
+        def epoch_body(epoch, state, losses):
+            order = None if orders is None else tf.gather(orders, epoch)
+
+            # fit's loss tracker: float32 total += loss * size, count += size.
+            def step_body(step, state, total, count):
+                state, loss = train_step(state, rows(order, step * batch_size, batch_size), data)
+                return step + 1, state, total + loss * float(batch_size), count + float(batch_size)
+
+            zeros = tf.zeros([n_members], tf.float32)
+            _, state, total, count = tf.while_loop(
+                lambda step, *_: step < full_steps,
+                step_body,
+                (tf.constant(0, tf.int32), state, zeros, zeros),
+            )
+            if partial_size:
+                # fit's short last batch: a second, statically shaped copy of the step.
+                take = rows(order, tf.constant(full_steps * batch_size), partial_size)
+                state, loss = train_step(state, take, data)
+                total += loss * float(partial_size)
+                count += float(partial_size)
+            return epoch + 1, state, losses.write(epoch, tf.math.divide_no_nan(total, count))
+
+        state = (list(params), list(moments), list(velocities), iterations)
+        _, state, losses = tf.while_loop(
+            lambda epoch, *_: epoch < n_epochs,
+            epoch_body,
+            (tf.constant(0, tf.int32), state, tf.TensorArray(tf.float32, size=epochs_per_call)),
+        )
+        new_params, new_moments, new_velocities, _ = state
+        return new_params, new_moments, new_velocities, tf.transpose(losses.stack())
+
+    return run

@@ -1,0 +1,198 @@
+"""Train a run's models with the configured trainer; hand them on as plain arrays.
+
+What training returns is small and picklable (weights, Adam slots, losses), so the
+process that trains need not be the one that saves: the run's own process turns
+each result into a Keras model (`keras_model`) and the store writes it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from imbalance.config import RetrainConfig
+
+
+@dataclass(frozen=True)
+class Member:
+    """One model to train: its name, its class weights, the seed of its initial weights."""
+
+    name: str
+    class_weight: dict[int, float] | None
+    seed: int
+
+
+@dataclass(frozen=True)
+class TrainedMember:
+    """A trained model as arrays, in `model.get_weights()` order, and how training went."""
+
+    name: str
+    class_weight: dict[int, float] | None
+    weights: list[np.ndarray]
+    momentums: list[np.ndarray]
+    velocities: list[np.ndarray]
+    iterations: int
+    losses: list[float]
+    train_seconds: float  # the models' training together, compiling included
+    us_per_step: float | None  # per step of one model, after the first compiled call
+
+
+@dataclass(frozen=True)
+class TrainedVariant:
+    """What evaluation needs of a saved variant: small values, no model."""
+
+    name: str
+    class_weight: dict[int, float] | None
+    losses: list[float]
+    train_seconds: float
+    us_per_step: float | None
+
+
+def initial_weights(cfg: RetrainConfig, n_features: int, seed: int) -> list[np.ndarray]:
+    """Return the initial weights of the network built with `seed` (Keras's own draw)."""
+    from imbalance.model.network import build_model
+
+    return build_model(cfg.hidden_units, cfg.learning_rate, seed, n_features).get_weights()
+
+
+def train_members(
+    cfg: RetrainConfig,
+    x: np.ndarray,
+    y: np.ndarray,
+    members: Sequence[Member],
+    on_epochs_done: Callable[[int], None] | None = None,
+) -> list[TrainedMember]:
+    """Return `members` trained on (x, y) with `cfg.trainer`; `on_epochs_done(e)` per call.
+
+    `batched` trains all members in one compiled loop (one step for all); `fused`
+    one after another in a compiled loop of their own (the loop is compiled once);
+    `fit` one after another with Keras's `model.fit`. Each member's batches follow
+    `cfg.train_seed`, so a member is the same model whichever trainer and whatever
+    else trains beside it (to float32 rounding: see imbalance/model/batched.py).
+    `on_epochs_done` gets the epochs done summed over members.
+    """
+    if not members:
+        return []
+    if cfg.trainer == "batched":
+        return _train_batched(cfg, x, y, members, on_epochs_done)
+    return _train_one_by_one(cfg, x, y, members, on_epochs_done)
+
+
+def _train_batched(cfg, x, y, members, on_epochs_done) -> list[TrainedMember]:
+    from imbalance.model.batched import train_batched
+
+    marks: list[tuple[float, int]] = []
+
+    def progress(done: int) -> None:
+        marks.append((time.perf_counter(), done))
+        if on_epochs_done:
+            on_epochs_done(done * len(members))
+
+    started = time.perf_counter()
+    initial = [initial_weights(cfg, x.shape[1], m.seed) for m in members]
+    result = train_batched(
+        initial,
+        x,
+        y,
+        [m.class_weight for m in members],
+        epochs=cfg.epochs,
+        batch_size=cfg.batch_size,
+        learning_rate=cfg.learning_rate,
+        seed=cfg.train_seed,
+        on_epochs_done=progress,
+    )
+    seconds = round(time.perf_counter() - started, 3)
+    per_step = steady_us_per_step(marks, _steps_per_epoch(len(x), cfg.batch_size))
+    per_model = None if per_step is None else round(per_step / len(members), 2)
+    return [
+        TrainedMember(
+            m.name,
+            m.class_weight,
+            result.weights[k],
+            result.momentums[k],
+            result.velocities[k],
+            result.iterations,
+            [float(v) for v in result.losses[k]],
+            seconds,
+            per_model,
+        )
+        for k, m in enumerate(members)
+    ]
+
+
+def _train_one_by_one(cfg, x, y, members, on_epochs_done) -> list[TrainedMember]:
+    from imbalance.model.fused import Programs, train_fused
+    from imbalance.model.network import adam_state, build_model, train_with_fit
+
+    programs = Programs()  # one compile for all members (fused); this call's own
+    trained = []
+    for k, member in enumerate(members):
+        marks: list[tuple[float, int]] = []
+
+        def progress(done: int, before: int = k * cfg.epochs, marks: list = marks) -> None:
+            marks.append((time.perf_counter(), done))
+            if on_epochs_done:
+                on_epochs_done(before + done)
+
+        started = time.perf_counter()
+        model = build_model(cfg.hidden_units, cfg.learning_rate, member.seed, x.shape[1])
+        options = {"programs": programs} if cfg.trainer == "fused" else {}
+        trainer = train_fused if cfg.trainer == "fused" else train_with_fit
+        losses = trainer(
+            model,
+            x,
+            y,
+            epochs=cfg.epochs,
+            batch_size=cfg.batch_size,
+            class_weight=member.class_weight,
+            shuffle=True,
+            seed=cfg.train_seed,
+            on_epochs_done=progress,
+            **options,
+        )
+        momentums, velocities, iterations = adam_state(model)
+        trained.append(
+            TrainedMember(
+                member.name,
+                member.class_weight,
+                model.get_weights(),
+                momentums,
+                velocities,
+                iterations,
+                losses,
+                round(time.perf_counter() - started, 3),
+                steady_us_per_step(marks, _steps_per_epoch(len(x), cfg.batch_size)),
+            )
+        )
+    return trained
+
+
+def keras_model(cfg: RetrainConfig, trained: TrainedMember):
+    """Return the trained member as a compiled Keras model, Adam's state included."""
+    from imbalance.model.network import build_model, set_adam_state
+
+    n_features = trained.weights[0].shape[0]
+    model = build_model(cfg.hidden_units, cfg.learning_rate, seed=0, n_features=n_features)
+    model.set_weights(trained.weights)
+    set_adam_state(model, trained.momentums, trained.velocities, trained.iterations)
+    return model
+
+
+def _steps_per_epoch(n_rows: int, batch_size: int) -> int:
+    return -(-n_rows // min(batch_size, n_rows))
+
+
+def steady_us_per_step(marks: list[tuple[float, int]], steps_per_epoch: int) -> float | None:
+    """Return µs per step between the first and the last progress mark after the start.
+
+    The first call of a trainer carries its one-off costs (XLA compiling the loop,
+    TensorFlow warming up); the steps after it show the trainer's own speed.
+    """
+    marks = [m for m in marks if m[1] > 0]
+    if len(marks) < 2:
+        return None
+    (t0, e0), (t1, e1) = marks[0], marks[-1]
+    return round(1e6 * (t1 - t0) / ((e1 - e0) * steps_per_epoch), 1)

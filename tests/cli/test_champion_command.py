@@ -1,0 +1,93 @@
+"""`imbalance champion` shows the history and rolls back; damaged state files give one line."""
+
+from __future__ import annotations
+
+import os
+import time
+
+from imbalance import store
+from imbalance.champion import history_entry
+from imbalance.store import ArtifactStore
+
+OLDEST, MIDDLE, NEWEST = (
+    "20260101T000000Z-oldest",
+    "20260102T000000Z-middle",
+    "20260103T000000Z-newest",
+)
+
+
+def _promote(root, run_id: str, variant: str, previous: dict | None) -> dict:
+    record = {"run_id": run_id, "variant": variant, "metric": "pr_auc", "score": 0.05, "when": "t"}
+    artifacts = ArtifactStore(root)
+    artifacts.set_champion(record)
+    artifacts.append_history(history_entry("promote", record, previous, "beats it"))
+    return record
+
+
+def test_the_history_is_listed_and_a_rollback_restores_an_earlier_champion(artifacts, cli):
+    first = _promote(artifacts, OLDEST, "balanced", None)
+    _promote(artifacts, NEWEST, "manual", first)
+    status, out, _ = cli("champion", "--artifacts-dir", artifacts)
+    assert status == 0
+    assert out.startswith(f"champion: {NEWEST}/manual (pr_auc 0.0500")
+    lines = out.splitlines()
+    assert lines[-2].split()[:2] == ["1", "t"] and f"{OLDEST}/balanced" in lines[-2]
+    assert lines[-1].rstrip().endswith("*") and f"replaced {OLDEST}" not in lines[-1]
+
+    status, out, _ = cli("champion", "--rollback", "1", "--artifacts-dir", artifacts)
+    assert status == 0 and f"champion: {OLDEST}/balanced again" in out
+    champion = ArtifactStore(artifacts).champion()
+    assert (champion["run_id"], champion["variant"]) == (OLDEST, "balanced")
+    last = ArtifactStore(artifacts).champion_history()[-1]
+    assert (last["action"], last["previous"]) == ("rollback", f"{NEWEST}/manual")
+
+
+def test_a_rollback_to_a_model_that_no_longer_matches_its_manifest_is_refused(artifacts, cli):
+    first = _promote(artifacts, OLDEST, "balanced", None)
+    _promote(artifacts, NEWEST, "manual", first)
+    model = ArtifactStore(artifacts).run(OLDEST).model("balanced")
+    model.write_bytes(model.read_bytes()[:-3])
+    before = ArtifactStore(artifacts).champion_file.read_bytes()
+    status, _, err = cli("champion", "--rollback", "1", "--artifacts-dir", artifacts)
+    assert status == 2 and "differs from its manifest (sha256)" in err
+    assert len(err.splitlines()) == 1
+    assert ArtifactStore(artifacts).champion_file.read_bytes() == before
+    status, _, err = cli("champion", "--rollback", "7", "--artifacts-dir", artifacts)
+    assert status == 2 and "the history has entries 1 to 2" in err
+
+
+def test_a_rollback_repairs_a_damaged_champion_file(artifacts, cli):
+    _promote(artifacts, MIDDLE, "manual", None)
+    store.write_text(ArtifactStore(artifacts).champion_file, "{ garbled")
+    status, out, _ = cli("champion", "--artifacts-dir", artifacts)
+    assert status == 0 and "champion.json is unreadable" in out
+    assert cli("champion", "--rollback", "1", "--artifacts-dir", artifacts)[0] == 0
+    assert ArtifactStore(artifacts).champion()["run_id"] == MIDDLE
+
+
+def test_damaged_state_files_give_one_line_in_every_reading_command(artifacts, cli):
+    root = ArtifactStore(artifacts)
+    store.write_text(root.champion_file, "null")
+    store.write_text(root.latest_file, "{ garbled")
+    for argv in (["runs"], ["show", "latest"], ["compare", OLDEST, "latest"]):
+        status, _, err = cli(*argv, "--artifacts-dir", artifacts)
+        assert status == 0, (argv, err)
+        assert err.count("\n") == 2 and "champion.json is damaged" in err, err
+        assert "latest.json is unreadable" in err
+    status, _, err = cli("show", "champion", "--artifacts-dir", artifacts)
+    assert status == 2 and "champion.json is damaged: it names no run" in err.splitlines()[-1]
+    status, out, _ = cli("verify", "all", "--artifacts-dir", artifacts)
+    assert status == 1 and "latest.json is unreadable" in out and "champion.json is damaged" in out
+
+
+def test_prune_deletes_old_failed_and_killed_runs_but_not_fresh_ones(artifacts, cli):
+    staging = ArtifactStore(artifacts).staging_dir
+    old = time.time() - 10 * 86_400
+    for path in (staging / "20260104T000000Z-failed").rglob("*"):
+        os.utime(path, (old, old))
+    os.utime(staging / "20260104T000000Z-failed", (old, old))
+    status, out, _ = cli("prune", "--staging-days", "7", "--artifacts-dir", artifacts)
+    assert status == 0
+    assert out.splitlines()[0].startswith("deleted 20260104T000000Z-failed (")
+    assert ArtifactStore(artifacts).unfinished_run_ids() == ["20260105T000000Z-killed"]
+    assert len(ArtifactStore(artifacts).run_ids()) == 3  # no --keep: complete runs stay

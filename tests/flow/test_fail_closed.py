@@ -1,0 +1,111 @@
+"""A damaged champion is never replaced on that ground, and damaged state files are never fatal.
+
+One weak champion run is made once (a barely trained baseline); each case copies
+its artifacts, damages one thing, and runs a clearly better candidate. The intact
+case shows that candidate is promoted when nothing is damaged, so each refusal
+below is the damage's doing.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from flows.retrain import retrain
+from imbalance import store
+from imbalance.config import RetrainConfig
+from imbalance.store import ArtifactStore, RunPaths
+
+pytestmark = pytest.mark.slow
+
+WEAK = {"variants": ["baseline"], "epochs": 1, "learning_rate": 1e-6}
+STRONG = {"variants": ["manual"], "epochs": 3, "learning_rate": 0.01}
+
+
+@pytest.fixture(scope="module")
+def weak_champion(tmp_path_factory, tiny) -> Path:
+    root = tmp_path_factory.mktemp("weak") / "artifacts"
+    retrain(RetrainConfig(**(tiny | WEAK), artifacts_dir=str(root)))
+    assert ArtifactStore(root).champion()["variant"] == "baseline"
+    return root
+
+
+def _copy(weak_champion: Path, tmp_path: Path) -> ArtifactStore:
+    shutil.copytree(weak_champion, tmp_path / "artifacts")
+    return ArtifactStore(tmp_path / "artifacts")
+
+
+def _champion_model(artifacts: ArtifactStore) -> Path:
+    record = artifacts.champion()
+    return artifacts.run(record["run_id"]).model(record["variant"])
+
+
+def _damage(kind: str, artifacts: ArtifactStore) -> str:
+    """Damage one thing; return what the run's refusal must say."""
+    if kind == "intact":
+        return ""
+    model = _champion_model(artifacts)
+    if kind == "truncated-model":
+        model.write_bytes(model.read_bytes()[:1000])
+        return "differs from its manifest (sha256)"
+    if kind == "garbled-model":  # same size, other bytes
+        model.write_bytes(os.urandom(model.stat().st_size))
+        return "differs from its manifest (sha256)"
+    if kind == "other-model":  # a valid Keras file, not the one the manifest recorded
+        from imbalance.model.network import build_model
+
+        store.save_model(model, build_model(2, 1e-3, seed=99))
+        return "differs from its manifest (sha256)"
+    if kind == "garbled-manifest":
+        RunPaths(model.parent.parent).manifest.write_text("{ garbled")
+        return "its run's manifest is unreadable"
+    if kind == "garbled-champion-file":
+        artifacts.champion_file.write_text("{ garbled")
+        return "champion.json is unreadable"
+    raise AssertionError(kind)
+
+
+@pytest.mark.parametrize(
+    "kind",
+    [
+        "intact",
+        "truncated-model",
+        "garbled-model",
+        "other-model",
+        "garbled-manifest",
+        "garbled-champion-file",
+    ],
+)
+def test_a_damaged_champion_is_kept_and_the_report_says_why(weak_champion, tmp_path, tiny, kind):
+    artifacts = _copy(weak_champion, tmp_path)
+    expected = _damage(kind, artifacts)
+    before = artifacts.champion_file.read_bytes()
+    run = RunPaths(
+        Path(retrain(RetrainConfig(**(tiny | STRONG), artifacts_dir=str(artifacts.root))))
+    )
+
+    decision = store.read_json(run.manifest)["champion"]
+    report = run.report.read_text()
+    if kind == "intact":
+        assert decision["promoted"] is True, decision["reason"]
+        assert artifacts.champion()["run_id"] == run.run_id
+        assert [e["run_id"] for e in artifacts.champion_history()][-1] == run.run_id
+        return
+    assert decision["promoted"] is False
+    assert expected in decision["reason"] and "cannot be compared" in decision["reason"]
+    assert f"Not promoted: {decision['reason']}." in report
+    assert artifacts.champion_file.read_bytes() == before
+    assert len(artifacts.champion_history()) == 1  # the weak run's promotion, nothing since
+    assert artifacts.run_ids()[0] == run.run_id  # the run itself is complete
+
+
+def test_a_garbled_latest_file_is_rebuilt_by_the_next_run(weak_champion, tmp_path, tiny):
+    artifacts = _copy(weak_champion, tmp_path)
+    artifacts.latest_file.write_text("{ garbled")
+    cfg = RetrainConfig(**(tiny | WEAK), artifacts_dir=str(artifacts.root))
+    run = RunPaths(Path(retrain(cfg)))
+    assert store.read_json(artifacts.latest_file)["run_id"] == run.run_id
+    assert artifacts.state_problems() == []

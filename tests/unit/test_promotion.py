@@ -1,0 +1,110 @@
+"""A decision takes effect under the store's lock, and the run records what actually happened."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from imbalance import store
+from imbalance.champion import decide, describe_decision
+from imbalance.config import RetrainConfig
+from imbalance.lifecycle import staged_run
+from imbalance.store import ArtifactStore
+
+OLD = {"run_id": "20260101T000000Z-old", "variant": "balanced", "metric": "pr_auc", "score": 0.2}
+
+
+def _metrics(score: float) -> dict:
+    return {"variants": {"manual": {"pr_auc": score, "recall": 0.5}}}
+
+
+def _complete(tmp_path, name: str, incumbent: dict | None, score: float = 0.9):
+    """Run a staged run to completion with a proposal made against `incumbent`."""
+    cfg = RetrainConfig(artifacts_dir=str(tmp_path))
+    written = {}
+
+    def record(decision, paths):
+        written["paths"] = paths
+        store.write_text(paths.report, describe_decision(decision))
+
+    with staged_run(cfg, name) as staged:
+        proposal = decide(staged.paths.run_id, _metrics(score), "pr_auc", 0.0, incumbent)
+        final = staged.complete(proposal, record)
+    return final, staged.decision
+
+
+def _check_manifest(final) -> dict:
+    manifest = store.read_json(final.manifest)
+    for rel, digest in manifest["files"].items():
+        assert store.file_digest(final.root / rel) == digest, rel
+    return manifest
+
+
+def test_a_promotion_is_applied_recorded_and_appended_to_the_history(tmp_path):
+    final, decision = _complete(tmp_path, "20260102T000000Z-new", None)
+    artifacts = ArtifactStore(tmp_path)
+    assert decision["promoted"] is True
+    assert artifacts.champion()["run_id"] == final.run_id
+    assert final.report.read_text().startswith("Candidate: manual")
+    assert "Promoted: no champion yet" in final.report.read_text()
+    assert _check_manifest(final)["champion"]["promoted"] is True
+    [entry] = artifacts.champion_history()
+    assert (entry["action"], entry["run_id"], entry["previous"]) == ("promote", final.run_id, None)
+
+
+def test_a_run_that_lost_the_race_says_not_promoted_everywhere(tmp_path):
+    # Both runs started on an empty store; the other one completed first.
+    _complete(tmp_path, "20260102T000000Z-first", None)
+    final, decision = _complete(tmp_path, "20260102T000001Z-second", None)
+    artifacts = ArtifactStore(tmp_path)
+    assert decision["promoted"] is False
+    assert artifacts.champion()["run_id"] == "20260102T000000Z-first"
+    assert "Not promoted: the champion changed while this run trained" in final.report.read_text()
+    assert _check_manifest(final)["champion"]["promoted"] is False
+    assert [e["run_id"] for e in artifacts.champion_history()] == ["20260102T000000Z-first"]
+
+
+def test_a_champion_that_cannot_be_written_leaves_a_run_that_says_so(tmp_path, monkeypatch):
+    def read_only(self, record):
+        raise OSError(30, "Read-only file system", str(self.champion_file))
+
+    monkeypatch.setattr(ArtifactStore, "set_champion", read_only)
+    final, decision = _complete(tmp_path, "20260102T000000Z-new", None)
+    assert decision["promoted"] is False
+    assert "champion.json could not be written" in final.report.read_text()
+    manifest = _check_manifest(final)  # rewritten in runs/, digests still right
+    assert manifest["champion"]["promoted"] is False
+    assert ArtifactStore(tmp_path).champion() is None
+    assert ArtifactStore(tmp_path).champion_history() == []
+
+
+@pytest.mark.parametrize("damage", ["{ not json", "null", '{"variant": "x"}', ""])
+def test_a_damaged_champion_file_is_never_overwritten_by_a_run(tmp_path, damage):
+    artifacts = ArtifactStore(tmp_path)
+    store.write_text(artifacts.champion_file, damage)
+    final, decision = _complete(tmp_path, "20260102T000000Z-new", None)
+    assert decision["promoted"] is False
+    assert artifacts.champion_file.read_text() == damage
+    assert "Not promoted" in final.report.read_text()
+
+
+def test_a_damaged_latest_file_is_rebuilt_by_the_next_run(tmp_path):
+    artifacts = ArtifactStore(tmp_path)
+    first, _ = _complete(tmp_path, "20260102T000000Z-first", None)
+    store.write_text(artifacts.latest_file, "{ garbled")
+    assert artifacts.latest_run_id() == first.run_id  # readers fall back to the disk
+    assert "latest.json is unreadable" in artifacts.state_problems()[0]
+    second, _ = _complete(tmp_path, "20260102T000001Z-second", OLD)
+    assert json.loads(artifacts.latest_file.read_text())["run_id"] == second.run_id
+    assert artifacts.state_problems() == []
+
+
+def test_a_run_that_fails_before_completing_changes_nothing_shared(tmp_path):
+    cfg = RetrainConfig(artifacts_dir=str(tmp_path))
+    with pytest.raises(RuntimeError), staged_run(cfg, "20260102T000000Z-boom") as staged:
+        raise RuntimeError("boom")
+    artifacts = ArtifactStore(tmp_path)
+    assert artifacts.run_ids() == [] and artifacts.champion() is None
+    failed = store.read_json(artifacts.staging_dir / staged.paths.run_id / "manifest.json")
+    assert failed["status"] == "failed" and failed["error"] == "RuntimeError: boom"
