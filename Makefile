@@ -33,8 +33,9 @@ format: $(STAMP) ## apply ruff's formatting and safe fixes
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-bench: $(STAMP) ## time the flow against the tutorial script, and batched training (~25 min)
+bench: $(STAMP) ## time batched training, Dask, and the flow against the tutorial (~30 min)
 	$(BIN)/python benchmarks/bench_batched.py
+	$(BIN)/python benchmarks/bench_dask.py
 	$(BIN)/python benchmarks/bench.py
 
 clean: ## remove the virtualenv and caches (keeps artifacts/)

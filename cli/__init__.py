@@ -20,6 +20,17 @@ from cli.errors import UserError, environment_problem
 COMMANDS = [run_command, inspect_commands, champion_command, predict_command, maintain_commands]
 
 
+def _check_artifacts_dir_option(args: argparse.Namespace) -> None:
+    """Refuse an empty --artifacts-dir or one that names a file, for every command."""
+    value = getattr(args, "artifacts_dir", None)
+    if value is None:
+        return
+    if not str(value).strip():
+        raise UserError("--artifacts-dir is empty: name a folder (default: artifacts)")
+    if os.path.exists(value) and not os.path.isdir(value):
+        raise UserError(f"artifacts folder {value}: exists and is not a folder")
+
+
 def _warn_about_state(args: argparse.Namespace) -> None:
     """Say in one line each if latest.json or champion.json is damaged (no command fails on it)."""
     # The others report it themselves where it matters: `run` records it as its champion
@@ -48,6 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     args = build_parser().parse_args(argv)
     try:
+        _check_artifacts_dir_option(args)
         _warn_about_state(args)
         return int(args.handler(args) or 0)
     except UserError as exc:

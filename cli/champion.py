@@ -95,6 +95,8 @@ def handle(args: argparse.Namespace) -> int:
 
 def rollback(artifacts: ArtifactStore, number: int) -> int:
     """Make history entry `number` the champion again, under the store's lock."""
+    if not artifacts.root.is_dir():
+        raise UserError(f"no artifacts folder {artifacts.root}: nothing to roll back")
     with artifacts.locked():  # the same lock as a run's promotion: no interleaving
         entries = _history(artifacts)
         if not 1 <= number <= len(entries):

@@ -71,10 +71,20 @@ def open_run(artifacts: ArtifactStore, ref: str) -> tuple[RunPaths, dict[str, An
         run = artifacts.run(ref)
     except (RunNotFoundError, StateFileError) as exc:
         raise user_error(str(exc)) from None
-    try:
-        return run, store.read_json(run.manifest)
-    except (OSError, ValueError) as exc:
-        raise user_error(f"cannot read the manifest of {run.run_id}: {exc}") from None
+    manifest, problem = _read_optional(run.manifest)
+    if problem or not files_recorded(manifest):
+        why = problem or "no list of files with sha256 and bytes"
+        raise user_error(f"cannot read the manifest of {run.run_id}: {why}")
+    return run, manifest
+
+
+def files_recorded(manifest: Any) -> bool:
+    """Return whether a manifest lists its files as {path: {sha256, bytes}}."""
+    files = manifest.get("files") if isinstance(manifest, dict) else None
+    return isinstance(files, dict) and all(
+        isinstance(f, dict) and isinstance(f.get("sha256"), str) and isinstance(f.get("bytes"), int)
+        for f in files.values()
+    )
 
 
 def size_text(n: int) -> str:
@@ -117,9 +127,12 @@ def _read_optional(path) -> tuple[dict | None, str | None]:
     if not path.is_file():
         return None, None
     try:
-        return store.read_json(path), None
+        content = store.read_json(path)
     except (OSError, ValueError) as exc:
         return None, f"unreadable {path.name}: {exc}"
+    if not isinstance(content, dict):
+        return None, f"damaged {path.name}: not a JSON object"
+    return content, None
 
 
 def run_summary(run: RunPaths, complete: bool, champion: dict | None) -> dict[str, Any]:
@@ -285,10 +298,10 @@ def comparison_rows(first: dict, second: dict) -> list[list[str]]:
 
 def _load_for_compare(artifacts: ArtifactStore, ref: str) -> dict[str, Any]:
     run, manifest = open_run(artifacts, ref)
-    try:
-        metrics = store.read_json(run.metrics)
-    except (OSError, ValueError) as exc:
-        raise user_error(f"cannot read the metrics of {run.run_id}: {exc}") from None
+    metrics, problem = _read_optional(run.metrics)
+    if problem or metrics is None or not isinstance(metrics.get("variants"), dict):
+        why = problem or "it has no variants"
+        raise user_error(f"cannot read the metrics of {run.run_id}: {why}")
     return {"run": run, "manifest": manifest, "metrics": metrics}
 
 

@@ -6,7 +6,14 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from cli.inspect import add_artifacts_dir, open_run, size_text, table, user_error
+from cli.inspect import (
+    add_artifacts_dir,
+    files_recorded,
+    open_run,
+    size_text,
+    table,
+    user_error,
+)
 from imbalance import store
 from imbalance.store import ArtifactStore, StateFileError
 
@@ -73,8 +80,9 @@ def verify_run(root: Path) -> tuple[int, list[tuple[str, str]]]:
         return 0, [("missing", store.MANIFEST)]
     except (OSError, ValueError) as exc:
         return 0, [("unreadable", f"{store.MANIFEST}: {exc}")]
-    recorded = manifest.get("files", {})
-    return len(recorded), check_files(root, recorded)
+    if not files_recorded(manifest):
+        return 0, [("damaged", f"{store.MANIFEST}: no list of files with sha256 and bytes")]
+    return len(manifest["files"]), check_files(root, manifest["files"])
 
 
 def handle_verify(args: argparse.Namespace) -> int:
@@ -95,12 +103,45 @@ def handle_verify(args: argparse.Namespace) -> int:
         print(f"{root.name}  {len(problems)} problem{'s' if len(problems) > 1 else ''}")
         print(table([[f"  {kind}", detail] for kind, detail in problems]))
     state_problems = artifacts.state_problems() if args.ref == "all" else []
+    if args.ref == "all":
+        state_problems += unrecorded_promotions(artifacts)
     for problem in state_problems:
         print(problem)
     if failed or state_problems:
         print(f"verify: {failed} of {len(roots)} runs differ from their manifest")
         return 1
     return 0
+
+
+def unrecorded_promotions(artifacts: ArtifactStore) -> list[str]:
+    """Return a line per run that says "Promoted" but is not in the champion history.
+
+    The one way to get there: a run killed after its move into runs/ and before
+    champion.json was written. Runs older than the history's first entry predate it.
+    """
+    try:
+        history = artifacts.champion_history()
+    except StateFileError:
+        return []  # state_problems names it
+    if not history:
+        return []
+    promoted = {(e["run_id"], e["variant"]) for e in history if e["action"] == "promote"}
+    first = history[0]["run_id"]
+    problems = []
+    for run_id in artifacts.run_ids():
+        if run_id <= first:
+            continue
+        try:
+            decision = store.read_json(artifacts.runs_dir / run_id / store.MANIFEST)["champion"]
+            claimed = (run_id, decision["candidate"]["variant"]) if decision["promoted"] else None
+        except (OSError, ValueError, KeyError, TypeError):
+            continue  # no decision to check (verify names a damaged manifest)
+        if claimed and claimed not in promoted:
+            problems.append(
+                f"run {run_id} says Promoted, but champion-history.jsonl has no such promotion "
+                "(killed before champion.json was written?)"
+            )
+    return problems
 
 
 # --- imbalance prune --------------------------------------------------------------------
@@ -134,6 +175,8 @@ def handle_prune(args: argparse.Namespace) -> int:
     if args.staging_days < 0:
         raise user_error(f"--staging-days must be 0 or more, got {args.staging_days}")
     artifacts = ArtifactStore(args.artifacts_dir)
+    if not artifacts.root.is_dir():
+        raise user_error(f"no artifacts folder {artifacts.root}: nothing to prune")
     verb = "would delete" if args.dry_run else "deleted"
     # The promotion's lock: a run being promoted right now is never deleted.
     with artifacts.locked():

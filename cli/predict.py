@@ -6,6 +6,8 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from cli.inspect import add_artifacts_dir, open_run, user_error
 from imbalance import store
 from imbalance.scoring import FEATURES, score
@@ -70,9 +72,10 @@ def feature_matrix(rows: pd.DataFrame, source: Path):
     for column in (SCORE, PREDICTED):
         if column in rows.columns:
             raise user_error(f"{source}: already has a column {column!r}, which predict writes")
+    columns = {}
     for column in FEATURES:
-        values = pd.to_numeric(rows[column], errors="coerce")
-        bad = ~np.isfinite(values.to_numpy(dtype="float64", na_value=np.nan))
+        values = _as_float64(rows[column])
+        bad = np.isnan(values)
         if bad.any():
             row = int(np.flatnonzero(bad)[0])
             raw = rows[column].iloc[row]
@@ -80,17 +83,39 @@ def feature_matrix(rows: pd.DataFrame, source: Path):
             raise user_error(
                 f"{source}: column {column} has {what} at row {row + 1} ({int(bad.sum())} bad)"
             )
-    x = rows[FEATURES].apply(pd.to_numeric).to_numpy("float64")
+        columns[column] = values
+    x = np.column_stack([columns[c] for c in FEATURES])
     with np.errstate(over="ignore"):
         x32 = x.astype("float32")  # the model's dtype: 1e39 is finite here, inf there
     overflow = ~np.isfinite(x32)
     if overflow.any():
         row, col = (int(i) for i in np.argwhere(overflow)[0])
+        value = float(x[row, col])
+        what = "an infinite value" if np.isinf(value) else repr(value)
         raise user_error(
-            f"{source}: column {FEATURES[col]} has {float(x[row, col])!r} at row {row + 1}, beyond "
-            f"float32's range (the model's inputs); {int(overflow.sum())} such value(s)"
+            f"{source}: column {FEATURES[col]} has {what} at row {row + 1}, beyond float32's "
+            f"range (the model's inputs); {int(overflow.sum())} such value(s)"
         )
     return x32
+
+
+def _as_float64(values: pd.Series) -> np.ndarray:
+    """Return a column as float64: NaN where it is not a number, ±inf beyond float64's range."""
+    import pandas as pd
+
+    try:
+        return pd.to_numeric(values, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+    except (OverflowError, TypeError, ValueError):  # integers past float64 or C long
+        return np.array([_one_float(v) for v in values], dtype="float64")
+
+
+def _one_float(value) -> float:
+    try:
+        return float(value)
+    except OverflowError:
+        return float("inf") if str(value).strip()[0] != "-" else float("-inf")
+    except (TypeError, ValueError):
+        return float("nan")
 
 
 def choose_model(
@@ -143,7 +168,12 @@ def handle(args: argparse.Namespace) -> int:
         raise user_error(f"{model_path}: cannot load the model: {_first_line(exc)}") from None
     scores = score(model, x)
     out = rows.assign(**{SCORE: scores, PREDICTED: (scores >= threshold).astype("int8")})
-    schema = pa.Schema.from_pandas(out, preserve_index=False).remove_metadata()
+    try:  # the input's own columns are written back as they came
+        schema = pa.Schema.from_pandas(out, preserve_index=False).remove_metadata()
+    except (OverflowError, pa.ArrowException) as exc:
+        raise user_error(
+            f"{args.input}: a column holds values Parquet cannot store ({_first_line(exc)})"
+        ) from None
     provenance = {"run_id": run.run_id, "variant": variant, "threshold": threshold}
     try:
         store.write_parquet(args.output, out, schema, provenance | {"input": str(args.input)})

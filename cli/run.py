@@ -128,14 +128,15 @@ def _run_flow(cfg: RetrainConfig) -> str:
     """Return the folder of the run of the retrain flow with `cfg`, in local mode if need be."""
     with local_prefect_api(while_starting=_import_flow) as retrain:
         from imbalance.data import DataError
+        from imbalance.distribution import ClusterUnreachable
 
         for name in ("prefect.flow_runs", "prefect.task_runs"):
             logger = logging.getLogger(name)
             if not any(isinstance(f, _NoTracebackFor) for f in logger.filters):  # once a process
-                logger.addFilter(_NoTracebackFor(DataError))
+                logger.addFilter(_NoTracebackFor(DataError, ClusterUnreachable))
         try:
             return retrain(cfg)
-        except DataError as exc:
+        except (DataError, ClusterUnreachable) as exc:
             raise UserError(str(exc)) from None
         except OSError as exc:
             problem = environment_problem(exc)

@@ -11,8 +11,10 @@ from prefect.settings import get_current_settings
 from prefect.task_runners import ThreadPoolTaskRunner
 from prefect.utilities.names import generate_slug
 
+from flows.cluster import cluster_workers, dask_runner, train_on_cluster
 from imbalance.champion import describe_decision
 from imbalance.config import RetrainConfig
+from imbalance.distribution import dask_address, split_into_chunks
 from imbalance.lifecycle import staged_run
 from imbalance.model.training import Member
 from imbalance.provenance import utc_now
@@ -54,6 +56,9 @@ def training_task_runner() -> ThreadPoolTaskRunner:
 def retrain(cfg: RetrainConfig = RetrainConfig()) -> str:  # noqa: B008 (Prefect reads the default)
     """Retrain the class-weight variants and return the folder of the complete run."""
     logger = get_run_logger()
+    address = dask_address(cfg.dask_address)
+    # Before any folder exists: an unreachable scheduler fails the run in one line.
+    n_workers = cluster_workers(address, cfg) if address else 1
     name = flow_run.get_name() or flow_run_name()
     attempt = flow_run.run_count or 1  # a retry runs the flow again in this process
     # A retry stages a folder of its own: the failed attempt's keeps its manifest (why).
@@ -71,7 +76,14 @@ def retrain(cfg: RetrainConfig = RetrainConfig()) -> str:  # noqa: B008 (Prefect
             Member(name, class_weight_for(VARIANTS[name], weights), cfg.train_seed)
             for name in cfg.variants
         ]
-        models = train_models(cfg, run, members, progress_id)
+        chunks = split_into_chunks(members, cfg.models_per_task, n_workers)
+        if address:  # only training goes to the cluster: the run is written here
+            on_cluster = train_on_cluster.with_options(task_runner=dask_runner(address, cfg))
+            models = on_cluster(cfg, run, chunks, progress_id)
+            staged.extra["trained_on"] = {"dask": address, "tasks": len(chunks)}
+        else:
+            futures = [train_models.submit(cfg, run, chunk, progress_id) for chunk in chunks]
+            models = [member for future in futures for member in future.result()]
         trained = [f.result() for f in [save_variant.submit(cfg, run, m) for m in models]]
         metrics = evaluate_variants(cfg, run, trained)
         plots = draw_plots(cfg, run, metrics)
@@ -83,7 +95,8 @@ def retrain(cfg: RetrainConfig = RetrainConfig()) -> str:  # noqa: B008 (Prefect
             lambda decision, paths: write_report(cfg, paths, counts, metrics, decision, plots),
         )
     logger.info("run %s complete: %s", final.run_id, final.root)
-    logger.info("champion: %s", describe_decision(staged.decision))
+    if staged.decision is not None:
+        logger.info("champion: %s", describe_decision(staged.decision))
     publish_run(final, progress_id)
     return str(final.root)
 

@@ -80,6 +80,30 @@ class RetrainConfig(BaseModel):
         description="batched: all models in one compiled loop (fastest); fused: one compiled "
         "loop per model, one after another; fit: Keras model.fit. The same updates in each.",
     )
+    dask_address: str = Field(
+        "",
+        title="Dask scheduler",
+        description="Where the models train: empty for threads of the flow's process; "
+        "`local` for a temporary cluster of worker processes on this machine; or a running "
+        "scheduler's address, e.g. tcp://10.0.0.5:8786 (its workers must see the artifacts "
+        "folder). The environment variable IMBALANCE_DASK_ADDRESS fills an empty one.",
+        pattern=r"^$|^local$|^(tcp|tls|inproc|ucx)://\S+$",
+    )
+    dask_workers: int = Field(
+        2,
+        ge=1,
+        le=64,
+        title="Local Dask workers",
+        description="Worker processes of the temporary cluster (dask_address `local`).",
+    )
+    models_per_task: int = Field(
+        0,
+        ge=0,
+        le=100_000,
+        title="Models per task",
+        description="Models one training task trains together, the unit of work a Dask "
+        "worker gets. 0: all in one task on threads; on Dask, an equal share per worker.",
+    )
     train_seed: int = Field(
         42, ge=0, title="Training seed", description="Seed of each variant's weights and shuffling."
     )

@@ -56,19 +56,35 @@ class StagedRun:
                     current = {"error": str(exc)}
                 decision = settle(proposal, current)
             self._record(decision, record)
-            self.final = artifacts.complete_run(self.paths, self.manifest("completed"))
+            self.final = artifacts.complete_run(self.paths, self.manifest("completed"), False)
             if decision is not None and decision["promoted"]:
                 try:
                     self._promote(decision, current)
                 except OSError as exc:
-                    decision = decision | verdict(
-                        False, f"champion.json could not be written ({exc}); not promoted"
-                    )
-                    self.paths = self.final  # the run now lives in runs/: rewrite it there
-                    self._record(decision, record)
-                    artifacts.write_manifest(self.final, self.manifest("completed"))
-        self.decision = decision
+                    self._unpromoted(decision, record, exc)
+            artifacts.update_latest(self.final.run_id)
         return self.final
+
+    def _unpromoted(
+        self, decision: dict[str, Any], record: RecordDecision | None, error: OSError
+    ) -> None:
+        """Say in the run that champion.json could not be written; if even that fails, undo.
+
+        On a full disk the rewrite fails too: then the run moves back to staging (a
+        rename needs no space) and the error propagates, so that no run in runs/
+        claims a promotion that did not happen.
+        """
+        decision = decision | verdict(
+            False, f"champion.json could not be written ({error}); not promoted"
+        )
+        self.paths = self.final  # the run now lives in runs/: rewrite it there
+        try:
+            self._record(decision, record)
+            self.artifacts.write_manifest(self.final, self.manifest("completed"))
+        except OSError:
+            self.paths = self.artifacts.uncomplete_run(self.final)
+            self.final = None
+            raise error from None
 
     def _record(self, decision: dict[str, Any] | None, record: RecordDecision | None) -> None:
         self.decision = decision
@@ -102,9 +118,10 @@ def staged_run(cfg: RetrainConfig, flow_run_name: str) -> Iterator[StagedRun]:
 
     staged = StagedRun(paths, artifacts, manifest)
     try:
-        yield staged
-        if staged.final is None:
-            staged.complete()
+        with artifacts.running(paths):  # `prune` never deletes a run while this lasts
+            yield staged
+            if staged.final is None:
+                staged.complete()
     except BaseException as exc:
         if staged.final is None:
             artifacts.fail_run(

@@ -203,15 +203,11 @@ def save_model(path: Path, model: keras.Model) -> Path:
 
 def load_model(path: Path) -> keras.Model:
     """Load a saved model in safe mode (no arbitrary code from the file)."""
-    from imbalance.model.tf import KERAS_RANDOM_STATE, load_keras
+    from imbalance.model.tf import load_keras
 
     if not path.is_file():
         raise FileNotFoundError(f"model file not found: {path}")
-    keras = load_keras()
-    # Rebuilding the layers runs their initializers, which draw from Keras's global
-    # random state: not while a variant in another thread seeds its initial weights.
-    with KERAS_RANDOM_STATE:
-        return keras.saving.load_model(path, safe_mode=True)
+    return load_keras().saving.load_model(path, safe_mode=True)
 
 
 def file_digest(path: Path) -> dict[str, Any]:
@@ -275,7 +271,9 @@ class ArtifactStore:
         """Write `manifest` with the digest of every file of `run` (written last)."""
         write_json(run.manifest, {**manifest, "files": self.manifest_files(run)})
 
-    def complete_run(self, run: RunPaths, manifest: dict[str, Any]) -> RunPaths:
+    def complete_run(
+        self, run: RunPaths, manifest: dict[str, Any], update_latest: bool = True
+    ) -> RunPaths:
         """Write the manifest, move the run into `runs/` in one rename, point latest at it."""
         shutil.rmtree(run.scratch, ignore_errors=True)
         self.write_manifest(run, manifest)
@@ -283,8 +281,15 @@ class ArtifactStore:
         final.parent.mkdir(parents=True, exist_ok=True)
         os.replace(run.root, final)
         fsync_dir(final.parent)
-        self._update_latest(final.name)
+        if update_latest:
+            self.update_latest(final.name)
         return RunPaths(final)
+
+    def uncomplete_run(self, run: RunPaths) -> RunPaths:
+        """Move a run from `runs/` back to staging (a rename: works on a full disk too)."""
+        back = self.staging_dir / run.run_id
+        os.replace(run.root, back)
+        return RunPaths(back)
 
     def fail_run(self, run: RunPaths, manifest: dict[str, Any]) -> None:
         """Leave a failed run in staging with a manifest that says why."""
@@ -316,6 +321,15 @@ class ArtifactStore:
                 held.discard(key)
                 fcntl.flock(fh, fcntl.LOCK_UN)
 
+    def update_latest(self, run_id: str) -> None:
+        """Point latest.json at the newest complete run; a failure to write it is not fatal.
+
+        latest.json is a convenience for other tools: readers here take the newest
+        run on disk (`latest_run_id`), so a full disk here costs nothing but the file.
+        """
+        with contextlib.suppress(OSError):
+            self._update_latest(run_id)
+
     def _update_latest(self, run_id: str) -> None:
         # Only ever move forward: a slow run finishing late must not hide a newer one.
         # A lost or unreadable latest.json is rebuilt from the runs on disk, never fatal.
@@ -331,13 +345,11 @@ class ArtifactStore:
             write_json(self.latest_file, {"run_id": run_id, "updated": _now()})
 
     def latest_run_id(self) -> str | None:
-        """Return the newest complete run: latest.json's, or the newest on disk if it is lost."""
-        try:
-            record = self._read_state(self.latest_file)
-        except StateFileError:
-            record = None
-        if record and (self.runs_dir / record["run_id"]).is_dir():
-            return record["run_id"]
+        """Return the newest complete run on disk (run ids sort by time).
+
+        Not latest.json's: a run killed between its move into runs/ and the write
+        of latest.json would leave that one behind.
+        """
         return next(iter(self.run_ids()), None)
 
     def champion(self) -> dict[str, Any] | None:
@@ -368,11 +380,20 @@ class ArtifactStore:
             if not line.strip():
                 continue
             try:
-                entries.append(json.loads(line))
+                entry = json.loads(line)
             except ValueError as exc:
                 raise StateFileError(
                     f"{self.history_file}: line {number} is unreadable: {exc}"
                 ) from None
+            fields = ("action", "run_id", "variant")
+            if not isinstance(entry, dict) or not all(
+                isinstance(entry.get(f), str) for f in fields
+            ):
+                raise StateFileError(
+                    f"{self.history_file}: line {number} is damaged: it needs "
+                    "action, run_id and variant"
+                )
+            entries.append(entry)
         return entries
 
     def state_problems(self) -> list[str]:
@@ -384,12 +405,14 @@ class ArtifactStore:
             except StateFileError as exc:
                 problems.append(str(exc))
                 continue
-            if path == self.champion_file and record and record["run_id"] not in self.run_ids():
-                problems.append(f"{path} names run {record['run_id']}, which is not a complete run")
+            if path == self.champion_file and record:
+                problem = self.model_problem(record["run_id"], record["variant"])
+                if problem:
+                    held = f"{record['run_id']}/{record['variant']}"
+                    problems.append(f"{path} names {held}, whose model cannot be used: {problem}")
         return problems
 
-    @staticmethod
-    def _read_state(path: Path) -> dict[str, Any] | None:
+    def _read_state(self, path: Path) -> dict[str, Any] | None:
         """Return a state file's record (None if absent), or raise StateFileError."""
         try:
             record = read_json(path)
@@ -397,8 +420,10 @@ class ArtifactStore:
             return None
         except (OSError, ValueError) as exc:
             raise StateFileError(f"{path} is unreadable: {_first_line(exc)}") from None
-        if not isinstance(record, dict) or not isinstance(record.get("run_id"), str):
+        if not isinstance(record, dict) or not _is_run_id(record.get("run_id")):
             raise StateFileError(f"{path} is damaged: it names no run")
+        if path == self.champion_file and not isinstance(record.get("variant"), str):
+            raise StateFileError(f"{path} is damaged: it names no variant")
         return record
 
     def run_ids(self) -> list[str]:
@@ -407,15 +432,51 @@ class ArtifactStore:
             return []
         return sorted((p.name for p in self.runs_dir.iterdir() if p.is_dir()), reverse=True)
 
+    @contextlib.contextmanager
+    def running(self, run: RunPaths) -> Iterator[None]:
+        """Mark `run` as running for as long as the block lasts (a lock its process holds).
+
+        The kernel drops the lock when the process ends, however it ends: a killed
+        run's folder is no longer marked, a running one always is.
+        """
+        import fcntl
+
+        marker = self.staging_dir / f".{run.run_id}.running"
+        with open(marker, "a") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                marker.unlink(missing_ok=True)
+
+    def is_running(self, run_id: str) -> bool:
+        """Return whether a process still holds run `run_id`'s running mark."""
+        import fcntl
+
+        marker = self.staging_dir / f".{run_id}.running"
+        try:
+            fh = open(marker)  # noqa: SIM115 - closed below; a missing mark: not running
+        except FileNotFoundError:
+            return False
+        with fh:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return True
+            fcntl.flock(fh, fcntl.LOCK_UN)
+            return False
+
     def stale_unfinished_run_ids(self, older_than_seconds: float) -> list[str]:
         """Return staged runs (failed or killed) untouched for `older_than_seconds`, oldest first.
 
-        Untouched: no file in the folder changed since; a run still training writes
-        its files every few seconds, so it is never among them.
+        Never a running one: its process holds its running mark (`running`).
+        Untouched: no file in the folder changed since.
         """
         cutoff = datetime.now(UTC).timestamp() - older_than_seconds
         stale = []
         for run_id in reversed(self.unfinished_run_ids()):
+            if self.is_running(run_id):
+                continue
             root = self.staging_dir / run_id
             times = [p.stat().st_mtime for p in (root, *root.rglob("*"))]
             if max(times) < cutoff:
@@ -423,8 +484,9 @@ class ArtifactStore:
         return stale
 
     def delete_unfinished_run(self, run_id: str) -> None:
-        """Remove a staged (failed or killed) run's folder."""
+        """Remove a staged (failed or killed) run's folder and its running mark."""
         shutil.rmtree(self.staging_dir / run_id)
+        (self.staging_dir / f".{run_id}.running").unlink(missing_ok=True)
 
     def unfinished_run_ids(self) -> list[str]:
         """Return the ids of runs still in staging (running, failed or killed), newest first."""
@@ -482,6 +544,11 @@ class ArtifactStore:
         trash.parent.mkdir(parents=True, exist_ok=True)
         os.replace(source, trash)
         shutil.rmtree(trash)
+
+
+def _is_run_id(value: Any) -> bool:
+    """Return whether `value` can name a run folder (no path separators, no dots first)."""
+    return isinstance(value, str) and bool(value) and "/" not in value and value[0] != "."
 
 
 def _first_line(exc: BaseException) -> str:

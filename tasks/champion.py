@@ -37,6 +37,11 @@ def load_champion_model(artifacts: ArtifactStore, record: dict[str, Any]):
     path = run.model(record["variant"])
     try:
         threshold = float(store.read_json(run.manifest)["config"]["threshold"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ChampionUnusable(f"its run's manifest has no valid threshold ({exc!r})") from None
+    if not 0 < threshold < 1:
+        raise ChampionUnusable(f"its run's manifest has threshold {threshold}, not in (0, 1)")
+    try:
         return store.load_model(path), threshold
     except Exception as exc:  # Keras raises many kinds for a file it cannot load
         raise ChampionUnusable(f"its model file {path} cannot be loaded ({exc})") from None
@@ -63,15 +68,21 @@ def score_champion(cfg: RetrainConfig, run: RunPaths) -> dict[str, Any] | None:
     x, y = features_and_labels(store.read_parquet(run.test))
     try:
         model, threshold = load_champion_model(artifacts, record)
-        # Scored as the candidates were (imbalance.scoring.score): one model, one score.
-        scores = score(model, x)
-        if not np.isfinite(scores).all():
-            raise ChampionUnusable("its scores on this test split are not finite")
+        try:
+            # Scored as the candidates were (imbalance.scoring.score): one model, one score.
+            scores = score(model, x)
+            if not np.isfinite(scores).all():
+                raise ValueError("its scores are not finite")
+            # The champion's own threshold: the one `imbalance predict` would label with.
+            measured = variant_metrics(y.astype(int), scores, threshold)
+        except Exception as exc:  # another feature schema, output shape, ...: any reason
+            why = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+            raise ChampionUnusable(
+                f"it cannot be scored on this run's test rows ({type(exc).__name__}: {why})"
+            ) from None
     except ChampionUnusable as exc:
         _logger().warning("cannot score the champion %s: %s", holder_text(record), exc)
         return incumbent | {"error": str(exc)}
-    # The champion's own threshold: the one `imbalance predict` would label with.
-    measured = variant_metrics(y.astype(int), scores, threshold)
     return incumbent | {"score": measured[cfg.selection_metric], "threshold": threshold}
 
 

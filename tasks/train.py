@@ -48,7 +48,9 @@ def train_models(
     def on_epochs_done(done: int) -> None:
         if done == total or done % max(1, total // 5) == 0:
             logger.info("%s: %d of %d epochs", names, done, total)
-        report_training_progress(progress_id, run, "all", done, total)
+        # Chunks may train at once (on a cluster): each counts under its first model's name.
+        overall = cfg.epochs * len(cfg.variants)
+        report_training_progress(progress_id, run, members[0].name, done, overall)
 
     logger.info("training %d models with the %s trainer: %s", len(members), cfg.trainer, names)
     return train_members(cfg, x, y, members, on_epochs_done)

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from imbalance.model.tf import KERAS_RANDOM_STATE, load_keras
+from imbalance.model.tf import load_keras
 
 if TYPE_CHECKING:
     import keras
@@ -226,13 +226,14 @@ def _structure(model: keras.Model) -> str:
 
     Layer and optimizer classes, their settings, the loss, input shape and dtypes:
     two models that differ in any of these get loops of their own. Instance names
-    (`dense_7`, `adam`) are left out: every new model gets new ones, and they do
-    not change the program; the classes they would have stood for are kept.
+    (`dense_7`, `adam`) and initializers (their seeds) are left out: they differ
+    from model to model and do not change the program; the classes are kept.
     """
+    left_out = {"name", "kernel_initializer", "bias_initializer"}
 
     def unnamed(value):
         if isinstance(value, dict):
-            return {k: unnamed(v) for k, v in value.items() if k != "name"}
+            return {k: unnamed(v) for k, v in value.items() if k not in left_out}
         if isinstance(value, list):
             return [unnamed(v) for v in value]
         return value
@@ -251,8 +252,7 @@ def _compile(model: keras.Model, n_rows: int, batch_size: int, chunk: int) -> _P
     keras = load_keras()
     import tensorflow as tf
 
-    with KERAS_RANDOM_STATE:  # the clone draws initial weights (overwritten by `load`)
-        clone = keras.models.clone_model(model)
+    clone = keras.models.clone_model(model)  # its own variables (overwritten by `load`)
     clone.compile(
         optimizer=type(model.optimizer).from_config(model.optimizer.get_config()),
         loss=model.loss,

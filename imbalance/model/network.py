@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -16,22 +17,34 @@ if TYPE_CHECKING:
 def build_model(
     hidden_units: int, learning_rate: float, seed: int, n_features: int = 2
 ) -> keras.Model:
-    """Return the tutorial's compiled network, its initial weights fixed by `seed`.
+    """Return the tutorial's compiled network, its initial weights fixed by `seed` alone.
 
     Input(n_features) -> Dense(h, relu) -> Dense(h, relu) -> Dense(1, sigmoid),
     binary cross-entropy, Adam.
+
+    Each kernel's initializer gets its own seed, drawn from a private
+    `random.Random(seed)`: the very seeds Keras would draw from Python's global
+    `random` after `keras.utils.set_random_seed(seed)` (so the weights are the
+    tutorial's, bit for bit: tested), without that global state, which any other
+    thread (Prefect's among them) may draw from meanwhile.
     """
     keras = load_keras()
-    with KERAS_RANDOM_STATE:
-        keras.utils.set_random_seed(seed)
-        model = keras.Sequential(
-            [
-                keras.Input(shape=(n_features,)),
-                keras.layers.Dense(hidden_units, activation="relu"),
-                keras.layers.Dense(hidden_units, activation="relu"),
-                keras.layers.Dense(1, activation="sigmoid"),
-            ]
-        )
+    draw = random.Random(seed)
+    # Keras's make_default_seed: random.randint(1, int(1e9)), one per kernel initializer.
+    seeds = [draw.randint(1, int(1e9)) for _ in range(3)]
+
+    def dense(units: int, activation: str, kernel_seed: int):
+        initializer = keras.initializers.GlorotUniform(seed=kernel_seed)
+        return keras.layers.Dense(units, activation=activation, kernel_initializer=initializer)
+
+    model = keras.Sequential(
+        [
+            keras.Input(shape=(n_features,)),
+            dense(hidden_units, "relu", seeds[0]),
+            dense(hidden_units, "relu", seeds[1]),
+            dense(1, "sigmoid", seeds[2]),
+        ]
+    )
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate=learning_rate),
         loss="binary_crossentropy",

@@ -8,10 +8,9 @@ import sys
 import threading
 from types import ModuleType
 
-# Keras draws initial weights (and fit its shuffles) from process-wide random state
-# that `keras.utils.set_random_seed` resets. Variants train in threads of one
-# process, so code that seeds or draws holds this lock until its draws are done:
-# a variant's model is then the same whether others train beside it or not.
+# `model.fit` shuffles from process-wide random state that `keras.utils.set_random_seed`
+# resets: fits in threads of one process take turns under this lock. (Initial weights
+# need no lock: `network.build_model` seeds each initializer itself.)
 KERAS_RANDOM_STATE = threading.RLock()
 # The first import points fd 2 at /dev/null and back: two threads doing that at once
 # could leave it pointing at /dev/null for good. One import at a time.

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import time
 
+import pytest
+
 from imbalance import store
 from imbalance.champion import history_entry
 from imbalance.store import ArtifactStore
@@ -91,3 +93,65 @@ def test_prune_deletes_old_failed_and_killed_runs_but_not_fresh_ones(artifacts, 
     assert out.splitlines()[0].startswith("deleted 20260104T000000Z-failed (")
     assert ArtifactStore(artifacts).unfinished_run_ids() == ["20260105T000000Z-killed"]
     assert len(ArtifactStore(artifacts).run_ids()) == 3  # no --keep: complete runs stay
+
+
+def test_prune_never_deletes_a_run_that_is_still_running(artifacts, cli):
+    store_ = ArtifactStore(artifacts)
+    running = store_.start_run("20260106T000000Z-running")
+    with store_.running(running):
+        status, out, _ = cli("prune", "--staging-days", "0", "--artifacts-dir", artifacts)
+        assert status == 0 and "running" not in out
+        assert "20260106T000000Z-running" in store_.unfinished_run_ids()
+    # Its process gone (here: the mark released), it is an old killed run like any other.
+    status, out, _ = cli("prune", "--staging-days", "0", "--artifacts-dir", artifacts)
+    assert "deleted 20260106T000000Z-running" in out
+    assert store_.unfinished_run_ids() == []
+
+
+@pytest.mark.parametrize("content", ["[]", "null", '{"files": []}', '{"files": {"a": 1}}'])
+def test_a_manifest_of_the_wrong_shape_is_named_not_a_traceback(artifacts, cli, content):
+    store.write_text(ArtifactStore(artifacts).run(MIDDLE).manifest, content)
+    assert cli("runs", "--artifacts-dir", artifacts)[0] == 0
+    status, out, _ = cli("verify", "all", "--artifacts-dir", artifacts)
+    assert status == 1 and f"{MIDDLE}  1 problem" in out
+    status, _, err = cli("show", MIDDLE, "--artifacts-dir", artifacts)
+    assert status == 2 and f"cannot read the manifest of {MIDDLE}" in err
+    status, _, err = cli("compare", MIDDLE, OLDEST, "--artifacts-dir", artifacts)
+    assert status == 2 and len(err.splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (f'{{"run_id": "{OLDEST}"}}', "champion.json is damaged: it names no variant"),
+        ('{"run_id": "../../etc", "variant": "x"}', "champion.json is damaged: it names no run"),
+    ],
+)
+def test_a_champion_file_without_a_usable_name_is_one_line(artifacts, cli, content, message):
+    store.write_text(ArtifactStore(artifacts).champion_file, content)
+    for argv in (["champion"], ["runs"], ["show", "champion"], ["verify", "all"]):
+        status, out, err = cli(*argv, "--artifacts-dir", artifacts)
+        assert message in out + err, argv
+        assert "Traceback" not in out + err
+
+
+def test_a_damaged_history_line_is_named_and_blocks_only_what_needs_it(artifacts, cli):
+    _promote(artifacts, OLDEST, "balanced", None)
+    with open(ArtifactStore(artifacts).history_file, "a") as fh:
+        fh.write("{}\n")
+    status, _, err = cli("champion", "--artifacts-dir", artifacts)
+    assert status == 2 and "line 2 is damaged: it needs action, run_id and variant" in err
+    status, _, err = cli("prune", "--keep", "1", "--artifacts-dir", artifacts)
+    assert status == 2 and "nothing deleted" in err
+
+
+def test_verify_names_a_run_that_says_promoted_without_a_promotion_on_record(artifacts, cli):
+    # What a SIGKILL between a run's move into runs/ and the write of champion.json leaves.
+    _promote(artifacts, OLDEST, "balanced", None)
+    run = ArtifactStore(artifacts).run(NEWEST)
+    manifest = store.read_json(run.manifest)
+    manifest["champion"] |= {"promoted": True, "reason": "beats it"}
+    store.write_json(run.manifest, manifest)
+    status, out, _ = cli("verify", "all", "--artifacts-dir", artifacts)
+    assert status == 1
+    assert f"run {NEWEST} says Promoted, but champion-history.jsonl has no such promotion" in out

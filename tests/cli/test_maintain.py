@@ -59,7 +59,10 @@ def test_verify_reports_a_lost_manifest_and_a_champion_pointing_nowhere(artifact
     status, out, _ = cli("verify", "all", "--artifacts-dir", artifacts)
     assert status == 1
     assert f"{NEWEST}  1 problem" in out and "unreadable  manifest.json" in out
-    assert "champion.json names run 20250101T000000Z-gone, which is not a complete run" in out
+    assert (
+        "champion.json names 20250101T000000Z-gone/x, whose model cannot be used: "
+        "its run 20250101T000000Z-gone is not a complete run"
+    ) in out
 
 
 def test_verify_of_an_unknown_run_is_a_one_line_error(artifacts, cli):

@@ -40,13 +40,24 @@ def test_a_non_numeric_value_is_named_with_its_row(artifacts, cli, out_dir, tmp_
     assert "column x2 has a non-numeric value 'abc' at row 2" in err
 
 
-@pytest.mark.parametrize("value", ["1e39", "-1e308", "3.5e38"])
-def test_a_value_beyond_float32_is_named_with_its_row(artifacts, cli, out_dir, tmp_path, value):
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        ("1e39", "1e+39"),
+        ("-1e308", "-1e+308"),
+        ("3.5e38", "3.5e+38"),
+        ("-inf", "an infinite value"),
+        ("1" + "0" * 400, "an infinite value"),  # an integer past float64 (was a traceback)
+    ],
+)
+def test_a_value_beyond_float32_is_named_with_its_row(
+    artifacts, cli, out_dir, tmp_path, value, shown
+):
     # Finite in the file, infinite in the model's float32: it would score NaN and label 0.
     source = tmp_path / "rows.csv"
     source.write_text(f"x1,x2\n0.5,1.0\n0.1,{value}\n")
     err = _refused(cli, out_dir, source, "--artifacts-dir", artifacts)
-    assert f"column x2 has {float(value)!r} at row 2, beyond float32's range" in err
+    assert f"column x2 has {shown} at row 2, beyond float32's range" in err
 
 
 def test_a_damaged_champion_file_is_named_in_one_line(artifacts, cli, out_dir, features, tmp_path):

@@ -48,9 +48,6 @@ def _damage(kind: str, artifacts: ArtifactStore) -> str:
     if kind == "intact":
         return ""
     model = _champion_model(artifacts)
-    if kind == "truncated-model":
-        model.write_bytes(model.read_bytes()[:1000])
-        return "differs from its manifest (sha256)"
     if kind == "garbled-model":  # same size, other bytes
         model.write_bytes(os.urandom(model.stat().st_size))
         return "differs from its manifest (sha256)"
@@ -59,6 +56,15 @@ def _damage(kind: str, artifacts: ArtifactStore) -> str:
 
         store.save_model(model, build_model(2, 1e-3, seed=99))
         return "differs from its manifest (sha256)"
+    if kind == "other-schema":  # loads and matches its manifest, but takes 3 columns
+        from imbalance.model.network import build_model
+
+        store.save_model(model, build_model(2, 1e-3, seed=99, n_features=3))
+        run = RunPaths(model.parent.parent)
+        manifest = store.read_json(run.manifest)
+        manifest["files"][f"models/{model.name}"] = store.file_digest(model)
+        store.write_json(run.manifest, manifest)
+        return "cannot be scored on this run's test rows"
     if kind == "garbled-manifest":
         RunPaths(model.parent.parent).manifest.write_text("{ garbled")
         return "its run's manifest is unreadable"
@@ -72,9 +78,9 @@ def _damage(kind: str, artifacts: ArtifactStore) -> str:
     "kind",
     [
         "intact",
-        "truncated-model",
         "garbled-model",
         "other-model",
+        "other-schema",
         "garbled-manifest",
         "garbled-champion-file",
     ],
