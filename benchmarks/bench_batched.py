@@ -28,12 +28,12 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sklearn.datasets import make_classification  # noqa: E402
-from sklearn.model_selection import train_test_split  # noqa: E402
-
+from imbalance.config import RetrainConfig  # noqa: E402
+from imbalance.data import make_dataset, split_frame  # noqa: E402
 from imbalance.model import fused  # noqa: E402
 from imbalance.model.batched import train_batched  # noqa: E402
 from imbalance.model.network import build_model  # noqa: E402
+from imbalance.scoring import features_and_labels  # noqa: E402
 
 EPOCHS, BATCH, LR, HIDDEN, SHUFFLE_SEED = 50, 100, 0.001, 2, 42
 VARIANTS = [None, {0: 0.5051589, 1: 48.9596083}, {0: 1.0, 1: 200.0}]
@@ -42,21 +42,10 @@ SWEEP_SEEDS = range(5)
 
 
 def default_train_split() -> tuple[np.ndarray, np.ndarray]:
-    """Return the tutorial's 80,000 training rows (as tasks/data.py draws and splits them)."""
-    x, y = make_classification(
-        n_samples=100_000,
-        n_features=2,
-        n_informative=2,
-        n_redundant=0,
-        n_repeated=0,
-        n_classes=2,
-        n_clusters_per_class=1,
-        weights=[0.995, 0.005],
-        class_sep=0.5,
-        random_state=0,
-    )
-    x_train, _, y_train, _ = train_test_split(x, y, test_size=0.2, random_state=42)
-    return x_train, y_train
+    """Return the tutorial's 80,000 training rows, as the flow draws and splits them."""
+    cfg = RetrainConfig()
+    train, _ = split_frame(make_dataset(cfg), cfg)
+    return features_and_labels(train)
 
 
 def peak_mib() -> float:

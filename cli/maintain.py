@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 from pathlib import Path
 from typing import Any
 
@@ -178,8 +179,9 @@ def handle_prune(args: argparse.Namespace) -> int:
     if not artifacts.root.is_dir():
         raise user_error(f"no artifacts folder {artifacts.root}: nothing to prune")
     verb = "would delete" if args.dry_run else "deleted"
-    # The promotion's lock: a run being promoted right now is never deleted.
-    with artifacts.locked():
+    # The promotion's lock: a run being promoted right now is never deleted. A dry run
+    # deletes nothing, so it needs none (and works on a read-only store).
+    with contextlib.nullcontext() if args.dry_run else artifacts.locked():
         protected = _protected_runs(artifacts)
         doomed = prune_plan(artifacts.run_ids(), args.keep, protected)
         stale = artifacts.stale_unfinished_run_ids(args.staging_days * 86_400)

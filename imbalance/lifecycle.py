@@ -58,10 +58,7 @@ class StagedRun:
             self._record(decision, record)
             self.final = artifacts.complete_run(self.paths, self.manifest("completed"), False)
             if decision is not None and decision["promoted"]:
-                try:
-                    self._promote(decision, current)
-                except OSError as exc:
-                    self._unpromoted(decision, record, exc)
+                self._promote(decision, current, record)
             artifacts.update_latest(self.final.run_id)
         return self.final
 
@@ -93,10 +90,24 @@ class StagedRun:
         if record is not None:
             record(decision, self.paths)
 
-    def _promote(self, decision: dict[str, Any], previous: dict[str, Any] | None) -> None:
+    def _promote(
+        self,
+        decision: dict[str, Any],
+        previous: dict[str, Any] | None,
+        record: RecordDecision | None,
+    ) -> None:
         new = champion_record(decision, utc_now().isoformat(timespec="seconds"))
-        self.artifacts.set_champion(new)
-        self.artifacts.append_history(history_entry("promote", new, previous, decision["reason"]))
+        try:
+            self.artifacts.set_champion(new)
+        except OSError as exc:
+            self._unpromoted(decision, record, exc)
+            return
+        # The promotion has taken effect; a history line that cannot be written does
+        # not undo it (`imbalance verify all` names a promotion missing from the history).
+        with contextlib.suppress(OSError):
+            self.artifacts.append_history(
+                history_entry("promote", new, previous, decision["reason"])
+            )
 
 
 @contextlib.contextmanager

@@ -80,10 +80,11 @@ def start_training_progress(total_epochs: int) -> UUID | None:
 def report_training_progress(
     artifact_id: UUID | None, run: RunPaths, variant: str, epochs_done: int, total_epochs: int
 ) -> None:
-    """Record `variant`'s epochs done and show the sum over all variants in the artifact.
+    """Record a training task's epochs done and show the sum over all tasks in the artifact.
 
-    Variants train in threads (or processes, with another task runner), so each keeps
-    its count in a file of the run's scratch folder and every update sums the files.
+    Chunks of models may train at once (in threads, or on Dask workers that share
+    the run's folder), so each keeps its count in a file of the run's scratch folder,
+    named by `variant` (its first model), and every update sums the files.
     Updates come at most once a second per variant; the flow sets 100% when training
     is over (`publish_run`).
     """

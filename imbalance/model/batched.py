@@ -49,7 +49,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from imbalance.model.fused import class_weights_per_row, epoch_order
+from imbalance.model.fused import batch_rows, class_weights_per_row, epoch_order
 from imbalance.model.tf import load_keras
 
 if TYPE_CHECKING:
@@ -351,18 +351,6 @@ def _compile(n_layers: int, n_rows: int, batch_size: int, epochs_per_call: int) 
             new_velocities.append(v)
         return (new_params, new_moments, new_velocities, iterations + 1), losses
 
-    def rows(order: tf.Tensor | None, start: tf.Tensor, size: int) -> Callable:
-        """Return a function taking rows start..start+size of `order` (None: row order)."""
-        if order is None:
-
-            def take(t: tf.Tensor) -> tf.Tensor:
-                rest = t.shape.rank - 1
-                return tf.slice(t, tf.stack([start] + [0] * rest), [size] + [-1] * rest)
-
-            return take
-        idx = tf.slice(order, tf.reshape(start, [1]), [size])
-        return lambda t: tf.gather(t, idx)
-
     @tf.function(jit_compile=True, autograph=False)
     def run(
         params,
@@ -385,7 +373,9 @@ def _compile(n_layers: int, n_rows: int, batch_size: int, epochs_per_call: int) 
 
             # fit's loss tracker: float32 total += loss * size, count += size.
             def step_body(step, state, total, count):
-                state, loss = train_step(state, rows(order, step * batch_size, batch_size), data)
+                state, loss = train_step(
+                    state, batch_rows(order, step * batch_size, batch_size), data
+                )
                 return step + 1, state, total + loss * float(batch_size), count + float(batch_size)
 
             zeros = tf.zeros([n_members], tf.float32)
@@ -396,7 +386,7 @@ def _compile(n_layers: int, n_rows: int, batch_size: int, epochs_per_call: int) 
             )
             if partial_size:
                 # fit's short last batch: a second, statically shaped copy of the step.
-                take = rows(order, tf.constant(full_steps * batch_size), partial_size)
+                take = batch_rows(order, tf.constant(full_steps * batch_size), partial_size)
                 state, loss = train_step(state, take, data)
                 total += loss * float(partial_size)
                 count += float(partial_size)

@@ -172,6 +172,25 @@ def train_fused(
     return epoch_losses
 
 
+def batch_rows(order: tf.Tensor | None, start: tf.Tensor, size: int) -> Callable:
+    """Return a function taking rows start..start+size of `order` (None: row order).
+
+    For use inside a compiled loop (both trainers): a dynamic start with a static
+    size is XLA's cheap DynamicSlice, and no copy of the order is made.
+    """
+    import tensorflow as tf
+
+    if order is None:
+
+        def take(t: tf.Tensor) -> tf.Tensor:
+            rest = t.shape.rank - 1
+            return tf.slice(t, tf.stack([start] + [0] * rest), [size] + [-1] * rest)
+
+        return take
+    idx = tf.slice(order, tf.reshape(start, [1]), [size])
+    return lambda t: tf.gather(t, idx)
+
+
 @dataclass
 class _Program:
     """A compiled training loop over the variables of `model`, a private clone.
@@ -278,21 +297,6 @@ def _compile(model: keras.Model, n_rows: int, batch_size: int, chunk: int) -> _P
         optimizer.apply_gradients(zip(grads, variables, strict=True))
         return loss
 
-    def rows(
-        order: tf.Tensor | None, start: tf.Tensor, size: int
-    ) -> Callable[[tf.Tensor], tf.Tensor]:
-        """Return a function taking rows start..start+size of `order` (None: row order)."""
-        if order is None:
-
-            def take(t: tf.Tensor) -> tf.Tensor:
-                # Dynamic start, static size: XLA's cheap DynamicSlice, no copy of order.
-                rest = t.shape.rank - 1
-                return tf.slice(t, tf.stack([start] + [0] * rest), [size] + [-1] * rest)
-
-            return take
-        idx = tf.slice(order, tf.reshape(start, [1]), [size])
-        return lambda t: tf.gather(t, idx)
-
     @tf.function(jit_compile=True, autograph=False)
     def run(
         x_all: tf.Tensor,
@@ -307,7 +311,7 @@ def _compile(model: keras.Model, n_rows: int, batch_size: int, chunk: int) -> _P
             # fit's loss tracker is a Mean metric fed (batch loss, batch size) each
             # step: float32 total += loss * size, count += size, in the same order.
             def step_body(step: tf.Tensor, total: tf.Tensor, count: tf.Tensor) -> tuple:
-                take = rows(order, step * batch_size, batch_size)
+                take = batch_rows(order, step * batch_size, batch_size)
                 loss = train_step(take, x_all, y_all, w_all)
                 return step + 1, total + loss * float(batch_size), count + float(batch_size)
 
@@ -319,7 +323,7 @@ def _compile(model: keras.Model, n_rows: int, batch_size: int, chunk: int) -> _P
             )
             if partial_size:
                 # fit's short last batch: a second, statically shaped copy of the step.
-                take = rows(order, tf.constant(full_steps * batch_size), partial_size)
+                take = batch_rows(order, tf.constant(full_steps * batch_size), partial_size)
                 loss = train_step(take, x_all, y_all, w_all)
                 total += loss * float(partial_size)
                 count += float(partial_size)

@@ -8,7 +8,6 @@ below is the damage's doing.
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 
@@ -48,9 +47,6 @@ def _damage(kind: str, artifacts: ArtifactStore) -> str:
     if kind == "intact":
         return ""
     model = _champion_model(artifacts)
-    if kind == "garbled-model":  # same size, other bytes
-        model.write_bytes(os.urandom(model.stat().st_size))
-        return "differs from its manifest (sha256)"
     if kind == "other-model":  # a valid Keras file, not the one the manifest recorded
         from imbalance.model.network import build_model
 
@@ -78,7 +74,6 @@ def _damage(kind: str, artifacts: ArtifactStore) -> str:
     "kind",
     [
         "intact",
-        "garbled-model",
         "other-model",
         "other-schema",
         "garbled-manifest",

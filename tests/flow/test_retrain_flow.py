@@ -36,15 +36,16 @@ EXPECTED_FILES = {
 
 @pytest.fixture(scope="module")
 def two_runs(tmp_path_factory, tiny):
-    """Two runs of one config with one thread, one with four, one training model by model."""
+    """Two runs of one config with one thread; one with four, training model by model."""
     cfg = RetrainConfig(**tiny, artifacts_dir=str(tmp_path_factory.mktemp("artifacts")))
     one_thread = retrain.with_options(task_runner=ThreadPoolTaskRunner(max_workers=1))
     in_parallel = retrain.with_options(task_runner=ThreadPoolTaskRunner(max_workers=4))
     first = RunPaths(Path(one_thread(cfg)))
     second = RunPaths(Path(one_thread(cfg)))
-    parallel = RunPaths(Path(in_parallel(cfg)))
-    model_by_model = RunPaths(Path(one_thread(cfg.model_copy(update={"trainer": "fused"}))))
-    return cfg, first, second, parallel, model_by_model
+    # One model per task, the three tasks in four threads, each with the fused trainer.
+    by_model = cfg.model_copy(update={"trainer": "fused", "models_per_task": 1})
+    parallel = RunPaths(Path(in_parallel(by_model)))
+    return cfg, first, second, parallel
 
 
 def test_a_run_writes_every_file_and_a_manifest_of_them(two_runs):
@@ -113,23 +114,16 @@ def test_two_runs_of_one_config_agree(two_runs):
     )
 
 
-def test_parallel_and_one_by_one_training_agree(two_runs):
-    one_by_one, parallel = two_runs[1], two_runs[3]
-    assert _comparable(parallel) == _comparable(one_by_one)
-    pd.testing.assert_frame_equal(
-        pd.read_parquet(parallel.predictions), pd.read_parquet(one_by_one.predictions)
-    )
-
-
-def test_all_models_at_once_and_one_model_at_a_time_agree(two_runs):
-    # The batched trainer's members against the fused trainer, model by model: the same
-    # updates, to float32 rounding (tests/model/test_batched.py: within 1e-5).
-    batched, model_by_model = two_runs[1], two_runs[4]
-    one, other = _comparable(batched), _comparable(model_by_model)
+def test_models_in_parallel_tasks_one_at_a_time_equal_all_at_once(two_runs):
+    # The batched trainer (all models in one task) against the fused trainer, one model
+    # per task in parallel threads: the same updates, to float32 rounding
+    # (tests/model/test_batched.py: within 1e-5).
+    batched, parallel = two_runs[1], two_runs[3]
+    one, other = _comparable(batched), _comparable(parallel)
     for name in VARIANTS:
         assert one[name]["confusion_matrix"] == other[name]["confusion_matrix"]
         for key in ("recall", "precision", "roc_auc", "pr_auc", "final_loss"):
             assert one[name][key] == pytest.approx(other[name][key], abs=1e-6)
-    a, b = (pd.read_parquet(r.predictions) for r in (batched, model_by_model))
+    a, b = (pd.read_parquet(r.predictions) for r in (batched, parallel))
     for name in VARIANTS:
         np.testing.assert_allclose(a[name], b[name], atol=1e-6)
