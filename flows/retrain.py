@@ -1,4 +1,4 @@
-"""The retrain flow: generate, split, weights, train x3 in threads, evaluate, report."""
+"""The retrain flow: data, split, weights, train (threads or Dask), evaluate, report, promote."""
 
 from __future__ import annotations
 
