@@ -186,18 +186,16 @@ def handle_prune(args: argparse.Namespace) -> int:
         doomed = prune_plan(artifacts.run_ids(), args.keep, protected)
         stale = artifacts.stale_unfinished_run_ids(args.staging_days * 86_400)
         freed = 0
-        for run_id in doomed:
-            size = _run_size(artifacts.runs_dir / run_id)
+        plan = [(r, artifacts.runs_dir, artifacts.delete_run, "") for r in doomed] + [
+            (r, artifacts.staging_dir, artifacts.delete_unfinished_run, ", failed or killed")
+            for r in stale
+        ]
+        for run_id, folder, delete, kind in plan:
+            size = _run_size(folder / run_id)
             if not args.dry_run:
-                artifacts.delete_run(run_id)
+                delete(run_id)
             freed += size
-            print(f"{verb} {run_id} ({size_text(size)})")
-        for run_id in stale:
-            size = _run_size(artifacts.staging_dir / run_id)
-            if not args.dry_run:
-                artifacts.delete_unfinished_run(run_id)
-            freed += size
-            print(f"{verb} {run_id} ({size_text(size)}, failed or killed)")
+            print(f"{verb} {run_id} ({size_text(size)}{kind})")
     left = len(artifacts.run_ids()) - (len(doomed) if args.dry_run else 0)
     note = f"; champions' runs kept: {', '.join(sorted(protected))}" if protected else ""
     runs = f"{len(doomed) + len(stale)} run" + ("" if len(doomed) + len(stale) == 1 else "s")

@@ -8,6 +8,7 @@ function logs a warning and returns None.
 from __future__ import annotations
 
 import logging
+import re
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -53,6 +54,24 @@ def _logger() -> logging.Logger | logging.LoggerAdapter:
     return run_logger("imbalance.publish")
 
 
+def report_with_inline_plots(run: RunPaths) -> str:
+    """Return report.md with each plot link replaced by the PNG itself, as a data URI.
+
+    The browser showing the UI cannot open files of the run folder (a relative link
+    renders as a broken image); Prefect's UI does render data:image/png URIs (FACTS.md).
+    """
+    import base64
+
+    def inline(match: re.Match) -> str:
+        path = run.root / match.group(2)
+        if not path.is_file():
+            return match.group(0)
+        encoded = base64.b64encode(path.read_bytes()).decode()
+        return f"![{match.group(1)}](data:image/png;base64,{encoded})"
+
+    return re.sub(r"!\[([^\]]*)\]\((plots/[^)]+\.png)\)", inline, run.report.read_text())
+
+
 def publish_run(run: RunPaths, progress_id: UUID | None = None) -> dict[str, UUID] | None:
     """Publish a complete run's report, metrics and links; return artifact ids by key."""
     from prefect.artifacts import (
@@ -65,7 +84,9 @@ def publish_run(run: RunPaths, progress_id: UUID | None = None) -> dict[str, UUI
         metrics = store.read_json(run.metrics)
         ids = {
             REPORT_KEY: create_markdown_artifact(
-                run.report.read_text(), key=REPORT_KEY, description=f"Report of run {run.run_id}"
+                report_with_inline_plots(run),
+                key=REPORT_KEY,
+                description=f"Report of run {run.run_id}",
             ),
             METRICS_KEY: create_table_artifact(
                 metrics_rows(metrics),

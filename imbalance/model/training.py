@@ -92,7 +92,8 @@ def _train_batched(cfg, x, y, members, on_epochs_done) -> list[TrainedMember]:
             on_epochs_done(done * len(members))
 
     started = time.perf_counter()
-    initial = [initial_weights(cfg, x.shape[1], m.seed) for m in members]
+    by_seed = {s: initial_weights(cfg, x.shape[1], s) for s in {m.seed for m in members}}
+    initial = [by_seed[m.seed] for m in members]  # one Keras build per seed, not per model
     result = train_batched(
         initial,
         x,

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from sklearn.datasets import make_classification
 
 from imbalance.model.batched import BatchResult, member_model, train_batched
 from imbalance.model.fused import train_fused
@@ -22,22 +21,6 @@ SEED = 1
 # Three members as the tutorial's three variants, each from different initial weights.
 CLASS_WEIGHTS = [None, {0: 0.505, 1: 48.96}, {0: 1.0, 1: 200.0}]
 INIT_SEEDS = [7, 8, 9]
-
-
-@pytest.fixture(scope="module")
-def data() -> tuple[np.ndarray, np.ndarray]:
-    """Return 3,000 imbalanced rows (~2% positives), pre-permuted so order is not by class."""
-    x, y = make_classification(
-        n_samples=N_ROWS,
-        n_features=2,
-        n_informative=2,
-        n_redundant=0,
-        n_clusters_per_class=1,
-        weights=[0.98],
-        random_state=0,
-    )
-    order = np.random.default_rng(0).permutation(N_ROWS)
-    return x[order], y[order]
 
 
 @pytest.fixture(scope="module")

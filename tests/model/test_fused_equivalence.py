@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pytest
-from sklearn.datasets import make_classification
 
 from imbalance.model import fused
 from imbalance.model.fused import train_fused
@@ -22,22 +21,6 @@ pytestmark = pytest.mark.slow
 EPOCHS = 3
 N_ROWS = 3000
 SHUFFLED_WEIGHTS = {0: 1.0, 1: 50.0}
-
-
-@pytest.fixture(scope="module")
-def data() -> tuple[np.ndarray, np.ndarray]:
-    """Return 3,000 imbalanced rows (~2% positives), pre-permuted so order is not by class."""
-    x, y = make_classification(
-        n_samples=N_ROWS,
-        n_features=2,
-        n_informative=2,
-        n_redundant=0,
-        n_clusters_per_class=1,
-        weights=[0.98],
-        random_state=0,
-    )
-    order = np.random.default_rng(0).permutation(N_ROWS)
-    return x[order], y[order]
 
 
 def fresh_model() -> keras.Model:

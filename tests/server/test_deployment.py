@@ -25,7 +25,15 @@ import httpx
 import pytest
 from proc_env import processes_with
 
-from tasks.publish import METRICS_KEY, PROGRESS_KEY, REPORT_KEY, RUN_DIR_KEY, TABLE_COLUMNS
+from imbalance.store import RunPaths
+from tasks.publish import (
+    METRICS_KEY,
+    PROGRESS_KEY,
+    REPORT_KEY,
+    RUN_DIR_KEY,
+    TABLE_COLUMNS,
+    report_with_inline_plots,
+)
 
 pytestmark = [pytest.mark.slow, pytest.mark.server]
 
@@ -285,7 +293,10 @@ def test_a_run_started_like_the_run_button_completes_and_shows_its_results(stack
     assert not (stack.project / "artifacts").exists()
 
     by_key = {a["key"]: a for a in found}
-    assert by_key[REPORT_KEY]["data"] == (run_dir / "report.md").read_text()
+    report = by_key[REPORT_KEY]["data"]
+    # report.md, with its plots inline: the UI's browser cannot open the run folder.
+    assert report == report_with_inline_plots(RunPaths(run_dir))
+    assert report.count("](data:image/png;base64,") == 6 and "](plots/" not in report
     assert latest_report["data"] == by_key[REPORT_KEY]["data"]
     rows = by_key[METRICS_KEY]["data"]
     rows = json.loads(rows) if isinstance(rows, str) else rows

@@ -110,3 +110,20 @@ def test_plotting_never_imports_pyplot_nor_sets_a_global_backend():
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+
+
+def test_the_ui_report_carries_its_plots_inline(tmp_path):
+    # The UI's browser cannot open the run folder: a relative link is a broken image.
+    import base64
+
+    from imbalance.store import RunPaths
+    from tasks.publish import report_with_inline_plots
+
+    run = RunPaths(tmp_path / "run")
+    png = b"\x89PNG\r\n\x1a\n fake"
+    store.write_bytes(run.plot("roc"), png)
+    store.write_text(run.report, "# r\n\n![roc](plots/roc.png)\n![pr](plots/pr.png)\n")
+    text = report_with_inline_plots(run)
+    assert f"![roc](data:image/png;base64,{base64.b64encode(png).decode()})" in text
+    assert "![pr](plots/pr.png)" in text  # a missing file stays a link, nothing invented
+    assert "](plots/roc.png)" not in text
