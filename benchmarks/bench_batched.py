@@ -29,11 +29,15 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from imbalance.config import RetrainConfig  # noqa: E402
-from imbalance.data import make_dataset, split_frame  # noqa: E402
+from imbalance.data import split_frame  # noqa: E402
+from imbalance.data.generator import (  # noqa: E402
+    GENERATOR_SPEC,
+    features_and_labels,  # noqa: E402
+    make_dataset,
+)
 from imbalance.model import fused  # noqa: E402
 from imbalance.model.batched import train_batched  # noqa: E402
 from imbalance.model.network import build_model  # noqa: E402
-from imbalance.scoring import features_and_labels  # noqa: E402
 
 EPOCHS, BATCH, LR, HIDDEN, SHUFFLE_SEED = 50, 100, 0.001, 2, 42
 VARIANTS = [None, {0: 0.5051589, 1: 48.9596083}, {0: 1.0, 1: 200.0}]
@@ -44,7 +48,7 @@ SWEEP_SEEDS = range(5)
 def default_train_split() -> tuple[np.ndarray, np.ndarray]:
     """Return the tutorial's 80,000 training rows, as the flow draws and splits them."""
     cfg = RetrainConfig()
-    train, _ = split_frame(make_dataset(cfg), cfg)
+    train, _ = split_frame(make_dataset(cfg), cfg, GENERATOR_SPEC)
     return features_and_labels(train)
 
 

@@ -24,10 +24,14 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 
 from imbalance.config import RetrainConfig  # noqa: E402
-from imbalance.data import make_dataset, split_frame  # noqa: E402
+from imbalance.data import split_frame  # noqa: E402
+from imbalance.data.generator import (  # noqa: E402
+    GENERATOR_SPEC,
+    features_and_labels,  # noqa: E402
+    make_dataset,
+)
 from imbalance.distribution import split_into_chunks  # noqa: E402
 from imbalance.model.training import Member, train_members  # noqa: E402
-from imbalance.scoring import features_and_labels  # noqa: E402
 
 WORKERS = 2
 CFG = RetrainConfig()
@@ -39,7 +43,7 @@ MEMBERS = [
 
 
 def train_split() -> tuple[np.ndarray, np.ndarray]:
-    train, _ = split_frame(make_dataset(CFG), CFG)
+    train, _ = split_frame(make_dataset(CFG), CFG, GENERATOR_SPEC)
     return features_and_labels(train)
 
 

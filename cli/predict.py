@@ -10,11 +10,14 @@ import numpy as np
 
 from cli.inspect import add_artifacts_dir, open_run, user_error
 from imbalance import store
-from imbalance.scoring import FEATURES, score
+from imbalance.data.spec import DataError, recorded_spec
+from imbalance.scoring import score
 from imbalance.store import ArtifactStore, RunPaths, StateFileError
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    from imbalance.data.spec import DataSpec
 
 SCORE, PREDICTED = "score", "predicted_label"
 READERS = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv"}
@@ -24,7 +27,8 @@ def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "predict",
         help="score rows with a saved model (default: the champion)",
-        description="Read a Parquet or CSV file with columns x1 and x2; write it back as "
+        description="Read a Parquet or CSV file with the model's feature columns, as raw "
+        "as the data it was trained on (`imbalance show RUN` lists them); write it back as "
         f"Parquet with `{SCORE}` and `{PREDICTED}` (0/1 at the run's threshold) added.",
     )
     parser.add_argument("input", type=Path, metavar="INPUT", help="a .parquet or .csv file")
@@ -59,21 +63,32 @@ def _first_line(exc: Exception) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
-def feature_matrix(rows: pd.DataFrame, source: Path):
-    """Return the float32 (x1, x2) matrix, or raise a UserError naming the bad column and row."""
-    import numpy as np
+def checked_features(rows: pd.DataFrame, spec: DataSpec, source: Path) -> pd.DataFrame:
+    """Return the model's feature columns of `rows`, numeric ones as float32.
+
+    Raises a UserError naming the column (and row) the model cannot take: a missing
+    column, or in a numeric one an empty or non-numeric value, or one beyond float32's
+    range (the model's inputs). Categorical columns take any value: one never seen in
+    training counts as "other".
+    """
     import pandas as pd
 
-    missing = [c for c in FEATURES if c not in rows.columns]
+    missing = [c for c in spec.feature_names if c not in rows.columns]
     if missing:
-        raise user_error(f"{source}: missing feature column(s) {', '.join(missing)}")
+        raise user_error(
+            f"{source}: missing feature column(s) {', '.join(missing)} "
+            f"(the model reads {', '.join(spec.feature_names)})"
+        )
     if rows.empty:
         raise user_error(f"{source}: no rows to score")
     for column in (SCORE, PREDICTED):
         if column in rows.columns:
             raise user_error(f"{source}: already has a column {column!r}, which predict writes")
     columns = {}
-    for column in FEATURES:
+    for column in spec.feature_names:
+        if column in spec.categorical:
+            columns[column] = rows[column]
+            continue
         values = _as_float64(rows[column])
         bad = np.isnan(values)
         if bad.any():
@@ -83,20 +98,18 @@ def feature_matrix(rows: pd.DataFrame, source: Path):
             raise user_error(
                 f"{source}: column {column} has {what} at row {row + 1} ({int(bad.sum())} bad)"
             )
-        columns[column] = values
-    x = np.column_stack([columns[c] for c in FEATURES])
-    with np.errstate(over="ignore"):
-        x32 = x.astype("float32")  # the model's dtype: 1e39 is finite here, inf there
-    overflow = ~np.isfinite(x32)
-    if overflow.any():
-        row, col = (int(i) for i in np.argwhere(overflow)[0])
-        value = float(x[row, col])
-        what = "an infinite value" if np.isinf(value) else repr(value)
-        raise user_error(
-            f"{source}: column {FEATURES[col]} has {what} at row {row + 1}, beyond float32's "
-            f"range (the model's inputs); {int(overflow.sum())} such value(s)"
-        )
-    return x32
+        with np.errstate(over="ignore"):
+            x32 = values.astype("float32")  # the model's dtype: 1e39 is finite here, inf there
+        overflow = ~np.isfinite(x32)
+        if overflow.any():
+            row = int(np.flatnonzero(overflow)[0])
+            what = "an infinite value" if np.isinf(values[row]) else repr(float(values[row]))
+            raise user_error(
+                f"{source}: column {column} has {what} at row {row + 1}, beyond float32's "
+                f"range (the model's inputs); {int(overflow.sum())} such value(s)"
+            )
+        columns[column] = x32
+    return pd.DataFrame(columns, index=rows.index)
 
 
 def _as_float64(values: pd.Series) -> np.ndarray:
@@ -153,8 +166,12 @@ def handle(args: argparse.Namespace) -> int:
         raise user_error(f"{args.output}: the output is Parquet; name it *.parquet")
     artifacts = ArtifactStore(args.artifacts_dir)
     run, manifest, variant = choose_model(artifacts, args.run, args.variant)
+    try:
+        spec = recorded_spec(manifest)
+    except DataError as exc:
+        raise user_error(f"run {run.run_id}: {exc}: see `imbalance verify`") from None
     rows = read_rows(args.input)
-    x = feature_matrix(rows, args.input)
+    features = checked_features(rows, spec, args.input)
     model_path = run.model(variant)
     if not model_path.is_file():
         raise user_error(f"{model_path}: model file missing: see `imbalance verify`")
@@ -166,7 +183,7 @@ def handle(args: argparse.Namespace) -> int:
         model = store.load_model(model_path)  # the one place TensorFlow is imported
     except Exception as exc:  # Keras raises many kinds for a file it cannot load
         raise user_error(f"{model_path}: cannot load the model: {_first_line(exc)}") from None
-    scores = score(model, x)
+    scores = score(model, features, spec)
     out = rows.assign(**{SCORE: scores, PREDICTED: (scores >= threshold).astype("int8")})
     try:  # the input's own columns are written back as they came
         schema = pa.Schema.from_pandas(out, preserve_index=False).remove_metadata()

@@ -15,6 +15,7 @@ from uuid import UUID
 from prefect import flow, get_run_logger
 
 from imbalance.config import RetrainConfig
+from imbalance.data.preprocess import Preprocessing
 from imbalance.distribution import LOCAL, ClusterUnreachable
 from imbalance.model.training import Member, TrainedMember
 from imbalance.store import RunPaths
@@ -64,11 +65,12 @@ def train_on_cluster(
     cfg: RetrainConfig,
     run: RunPaths,
     chunks: list[list[Member]],
+    prep: Preprocessing,
     progress_id: UUID | None = None,
 ) -> list[TrainedMember]:
     """Train each chunk of models on a worker of the cluster; return them in order."""
     get_run_logger().info(
         "%d models in %d tasks on the cluster", sum(map(len, chunks)), len(chunks)
     )
-    futures = [train_models.submit(cfg, run, chunk, progress_id) for chunk in chunks]
+    futures = [train_models.submit(cfg, run, chunk, prep, progress_id) for chunk in chunks]
     return [member for future in futures for member in future.result()]

@@ -1,4 +1,4 @@
-"""The retrain flow: data, split, weights, train (threads or Dask), evaluate, report, promote."""
+"""The retrain flow: data, split, preprocessing, weights, train, evaluate, report, promote."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from imbalance.model.training import Member
 from imbalance.provenance import utc_now
 from imbalance.variants import VARIANTS, class_weight_for
 from tasks.champion import decide_champion, score_champion
-from tasks.data import generate_dataset, split_dataset
+from tasks.data import load_dataset, preprocessing, split_dataset
 from tasks.evaluate import evaluate_variants
 from tasks.plots import draw_plots
 from tasks.publish import publish_run, start_training_progress
@@ -65,13 +65,16 @@ def retrain(cfg: RetrainConfig = RetrainConfig()) -> str:  # noqa: B008 (Prefect
     with staged_run(cfg, name if attempt <= 1 else f"{name}-retry{attempt - 1}") as staged:
         run = staged.paths
         logger.info("run %s: staging in %s", run.run_id, run.root)
-        rows = generate_dataset(cfg, run)
-        counts = split_dataset(cfg, run)
-        staged.counts = {"dataset_rows": rows, **asdict(counts)}
-        weights = compute_class_weights(cfg, run)
+        spec, provenance = load_dataset(cfg, run)
+        counts = split_dataset(cfg, run, spec)
+        prep = preprocessing(run, spec)
+        staged.counts = {"dataset_rows": provenance["rows"], **asdict(counts)}
+        staged.extra["data"] = provenance | prep.to_json()
+        weights = compute_class_weights(cfg, run, spec)
         progress_id = start_training_progress(cfg.epochs * len(cfg.variants))
         prepare_training()  # TensorFlow's import silences fd 2: before other threads log
-        incumbent = score_champion.submit(cfg, run)  # needs only the test split: beside training
+        # The champion needs only the test split: it is scored beside training.
+        incumbent = score_champion.submit(cfg, run, spec)
         members = [
             Member(name, class_weight_for(VARIANTS[name], weights), cfg.train_seed)
             for name in cfg.variants
@@ -79,20 +82,22 @@ def retrain(cfg: RetrainConfig = RetrainConfig()) -> str:  # noqa: B008 (Prefect
         chunks = split_into_chunks(members, cfg.models_per_task, n_workers)
         if address:  # only training goes to the cluster: the run is written here
             on_cluster = train_on_cluster.with_options(task_runner=dask_runner(address, cfg))
-            models = on_cluster(cfg, run, chunks, progress_id)
+            models = on_cluster(cfg, run, chunks, prep, progress_id)
             staged.extra["trained_on"] = {"dask": address, "tasks": len(chunks)}
         else:
-            futures = [train_models.submit(cfg, run, chunk, progress_id) for chunk in chunks]
+            futures = [train_models.submit(cfg, run, c, prep, progress_id) for c in chunks]
             models = [member for future in futures for member in future.result()]
-        trained = [f.result() for f in [save_variant.submit(cfg, run, m) for m in models]]
-        metrics = evaluate_variants(cfg, run, trained)
+        trained = [f.result() for f in [save_variant.submit(cfg, run, m, prep) for m in models]]
+        metrics = evaluate_variants(cfg, run, trained, spec)
         plots = draw_plots(cfg, run, metrics)
         proposal = decide_champion(cfg, run, metrics, incumbent)
         # The report is written once the proposal has taken effect (or not), under the
         # store's lock: it says what happened to champion.json, not what was intended.
         final = staged.complete(
             proposal,
-            lambda decision, paths: write_report(cfg, paths, counts, metrics, decision, plots),
+            lambda decision, paths: write_report(
+                cfg, paths, counts, metrics, decision, plots, staged.extra["data"]
+            ),
         )
     logger.info("run %s complete: %s", final.run_id, final.root)
     if staged.decision is not None:

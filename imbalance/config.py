@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from imbalance.variants import VARIANTS
 
@@ -20,7 +28,38 @@ class RetrainConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True, title="Retrain parameters")
 
-    # data
+    # data: the user's own, or the tutorial's generator
+    data: str = Field(
+        "",
+        title="Data",
+        description="Where the rows are: a Parquet or CSV file, a folder of them, a glob "
+        "(data/*.csv), or an fsspec URL (s3://bucket/key, file:///path). Empty: the "
+        "tutorial's generated data (the generator's fields below apply only then).",
+        max_length=4096,
+    )
+    label: str = Field(
+        "label",
+        min_length=1,
+        title="Label column",
+        description="The column with the yes/no outcome to predict (for data only).",
+    )
+    positive: str = Field(
+        "1",
+        min_length=1,
+        title="Positive value",
+        description="The label's value of the rare class, e.g. Yes, 1 or true (for data only).",
+    )
+    features: list[str] = Field(
+        default_factory=list,
+        title="Feature columns",
+        description="Columns the model reads; empty: all but the label (for data only).",
+    )
+    categorical: list[str] = Field(
+        default_factory=list,
+        title="Categorical columns",
+        description="Feature columns to one-hot encode; empty: the non-numeric ones "
+        "(for data only). Numeric columns are standardised inside the saved model.",
+    )
     n_samples: int = Field(
         100_000, ge=100, le=50_000_000, title="Rows", description="Rows to generate."
     )
@@ -142,6 +181,55 @@ class RetrainConfig(BaseModel):
         if bad:
             raise ValueError(f"weights must be > 0, got {bad}")
         return value
+
+    @field_validator("positive", mode="before")
+    @classmethod
+    def _positive_as_text(cls, value: object) -> object:
+        # A deployment's JSON may carry 1 or true; the data's values are matched as text.
+        if isinstance(value, bool):
+            return str(value).lower()
+        return str(value) if isinstance(value, int | float) else value
+
+    @field_validator("data")
+    @classmethod
+    def _no_secret_in_data(cls, value: str) -> str:
+        # The config is stored in every run's manifest and shown in the UI.
+        if re.match(r"^[a-zA-Z][\w+.-]*://[^/@]*:[^/@]*@", value.strip()):
+            raise ValueError(
+                "holds a password; give credentials in the environment (for s3://: "
+                "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY), not in the URL"
+            )
+        return value.strip()
+
+    @field_validator("features", "categorical")
+    @classmethod
+    def _column_names(cls, value: list[str]) -> list[str]:
+        if any(not name for name in value):
+            raise ValueError("a column name is empty")
+        repeated = sorted({name for name in value if value.count(name) > 1})
+        if repeated:
+            raise ValueError(f"column(s) listed twice: {', '.join(repeated)}")
+        return value
+
+    @model_validator(mode="after")
+    def _columns_only_with_data(self) -> RetrainConfig:
+        if self.data:
+            unknown = sorted(set(self.categorical) - set(self.features)) if self.features else []
+            if unknown:
+                raise ValueError(f"categorical column(s) not among the features: {unknown}")
+            if self.label in self.features:
+                raise ValueError(f"the label column {self.label!r} is listed as a feature")
+            return self
+        own = {"label": "label", "positive": "1", "features": [], "categorical": []}
+        given = [name for name, default in own.items() if getattr(self, name) != default]
+        if given:
+            raise ValueError(f"{', '.join(given)} apply to data only; set data too")
+        return self
+
+    @property
+    def generated(self) -> bool:
+        """Whether the run trains on the tutorial's generated data (no `data` given)."""
+        return not self.data
 
     @field_validator("variants")
     @classmethod

@@ -14,7 +14,7 @@ from sklearn.metrics import (
     roc_auc_score,
 )
 
-from imbalance.data import DATASET_SCHEMA
+from imbalance.scoring import LABEL
 
 
 def variant_metrics(y_true: np.ndarray, scores: np.ndarray, threshold: float) -> dict:
@@ -35,5 +35,5 @@ def variant_metrics(y_true: np.ndarray, scores: np.ndarray, threshold: float) ->
 
 
 def predictions_schema(variants: list[str]) -> pa.Schema:
-    """Return the schema of predictions.parquet: the test rows, then one score per variant."""
-    return pa.schema(list(DATASET_SCHEMA) + [(v, pa.float32()) for v in variants])
+    """Return the schema of predictions.parquet: each test row's class, its score per variant."""
+    return pa.schema([(LABEL, pa.int8())] + [(v, pa.float32()) for v in variants])

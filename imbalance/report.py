@@ -35,6 +35,29 @@ def comparison_table(metrics: dict) -> str:
     return "\n".join([header, rule, *rows])
 
 
+def data_text(data: dict | None) -> str:
+    """Return one paragraph on the run's data: where from, its label, its features."""
+    if not data or data.get("source") == "generator":
+        return "Data: the tutorial's generated data (x1, x2; label 1 is the rare class)."
+    spec = data.get("spec", {})
+    features = spec.get("features", [])
+    numeric = [f["name"] for f in features if f["kind"] == "numeric"]
+    categorical = [f["name"] for f in features if f["kind"] == "categorical"]
+    label = data.get("label", {})
+    parts = [
+        f"Data: `{data.get('source')}`, {data.get('rows', 0):,} rows from "
+        f"{len(data.get('files', []))} file(s), sha256 `{str(data.get('sha256', ''))[:16]}…` "
+        f"(snapshot in data/dataset.parquet).",
+        f"Class 1 is {label.get('column')} = {label.get('positive')!r}, "
+        f"class 0 {label.get('column')} = {label.get('negative')!r}.",
+    ]
+    if numeric:
+        parts.append(f"Standardised inside the model: {', '.join(numeric)}.")
+    if categorical:
+        parts.append(f"One-hot inside the model: {', '.join(categorical)}.")
+    return " ".join(parts)
+
+
 def render_report(
     run_id: str,
     cfg: RetrainConfig,
@@ -42,10 +65,13 @@ def render_report(
     metrics: dict,
     decision: dict | None = None,
     plots: list[str] | None = None,
+    data: dict | None = None,
 ) -> str:
-    """Return report.md: what was run, the table, the champion decision, plots, class reports."""
+    """Return report.md: the data, the table, the champion decision, plots, class reports."""
     lines = [
         f"# Retrain report: {run_id}",
+        "",
+        data_text(data),
         "",
         f"Training split: {counts.train_rows:,} rows, {counts.train_minority:,} minority; "
         f"test split: {counts.test_rows:,} rows, {counts.test_minority:,} minority. "

@@ -1,4 +1,4 @@
-"""The model's inputs and how a saved model scores rows: shared by training and `predict`.
+"""How a saved model scores rows: shared by training, the champion check and `predict`.
 
 Kept free of Prefect so that `imbalance predict` uses the very same columns and
 scoring as the flow without importing the orchestration.
@@ -10,20 +10,30 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from imbalance.data.preprocess import model_inputs
+
 if TYPE_CHECKING:
     import keras
     import pandas as pd
 
-FEATURES = ["x1", "x2"]  # the model's inputs, in this order
-LABEL = "label"
+    from imbalance.data.spec import DataSpec
+
+LABEL = "label"  # the 0/1 class in predictions.parquet
 PREDICT_BATCH = 65_536
 
 
-def features_and_labels(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    """Return the float32 feature matrix and labels Keras trains on."""
-    return frame[FEATURES].to_numpy(np.float32), frame[LABEL].to_numpy(np.float32)
+def score(model: keras.Model, frame: pd.DataFrame, spec: DataSpec) -> np.ndarray:
+    """Return the model's class-1 score of each of `frame`'s raw rows.
 
+    A model saved before models took raw columns (one (n, 2) input: the tutorial's
+    x1, x2) gets them stacked, so earlier runs' models still score.
+    """
+    import tensorflow as tf
 
-def score(model: keras.Model, x: np.ndarray) -> np.ndarray:
-    """Return the model's class-1 score of each row."""
-    return model.predict(x, batch_size=PREDICT_BATCH, verbose=0).reshape(-1).astype(np.float32)
+    inputs = model_inputs(frame, spec)
+    if len(model.inputs) == 1 and len(inputs) > 1:
+        inputs = [np.concatenate(inputs, axis=1)]
+    # Keras's predict takes text only as tensors, not as numpy arrays of str.
+    inputs = [tf.constant(x) if x.dtype.kind == "U" else x for x in inputs]
+    scores = model.predict(inputs, batch_size=PREDICT_BATCH, verbose=0)
+    return scores.reshape(-1).astype(np.float32)

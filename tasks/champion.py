@@ -18,8 +18,9 @@ from prefect import task
 from imbalance import store
 from imbalance.champion import decide, describe_decision, holder_text
 from imbalance.config import RetrainConfig
+from imbalance.data.spec import DataError, DataSpec, recorded_spec, same_task
 from imbalance.evaluation import variant_metrics
-from imbalance.scoring import features_and_labels, score
+from imbalance.scoring import score
 from imbalance.store import ArtifactStore, RunPaths, StateFileError
 from tasks._prefect import run_logger
 
@@ -28,19 +29,34 @@ class ChampionUnusable(Exception):
     """The champion cannot be checked or scored; the message is the one-line reason."""
 
 
-def load_champion_model(artifacts: ArtifactStore, record: dict[str, Any]):
-    """Return (model, threshold) of the champion, checked against its run's manifest."""
+def load_champion_model(artifacts: ArtifactStore, record: dict[str, Any], spec: DataSpec):
+    """Return (model, threshold, spec) of the champion, checked against its run's manifest.
+
+    Refused (ChampionUnusable) unless it was trained for the same label and on the same
+    feature columns as this run's `spec`: scores of other columns are not comparable.
+    """
     problem = artifacts.model_problem(record["run_id"], record["variant"])
     if problem:
         raise ChampionUnusable(problem)
     run = artifacts.run(record["run_id"])
     path = run.model(record["variant"])
+    manifest = store.read_json(run.manifest)
     try:
-        threshold = float(store.read_json(run.manifest)["config"]["threshold"])
+        threshold = float(manifest["config"]["threshold"])
     except (KeyError, TypeError, ValueError) as exc:
         raise ChampionUnusable(f"its run's manifest has no valid threshold ({exc!r})") from None
     if not 0 < threshold < 1:
         raise ChampionUnusable(f"its run's manifest has threshold {threshold}, not in (0, 1)")
+    try:
+        own = recorded_spec(manifest)
+    except DataError as exc:
+        raise ChampionUnusable(str(exc)) from None
+    different = same_task(own, spec)
+    if different:
+        raise ChampionUnusable(
+            f"it was trained on other data: {different}; keep each data set's runs in "
+            "an artifacts folder of their own (--artifacts-dir)"
+        )
     try:
         return store.load_model(path), threshold
     except Exception as exc:  # Keras raises many kinds for a file it cannot load
@@ -48,7 +64,7 @@ def load_champion_model(artifacts: ArtifactStore, record: dict[str, Any]):
 
 
 @task(name="score_champion")
-def score_champion(cfg: RetrainConfig, run: RunPaths) -> dict[str, Any] | None:
+def score_champion(cfg: RetrainConfig, run: RunPaths, spec: DataSpec) -> dict[str, Any] | None:
     """Return the current champion scored on this run's test split, None if there is none."""
     artifacts = ArtifactStore(cfg.artifacts_dir)
     try:
@@ -65,16 +81,17 @@ def score_champion(cfg: RetrainConfig, run: RunPaths) -> dict[str, Any] | None:
         "recorded_score": record.get("score"),
         "score": None,
     }
-    x, y = features_and_labels(store.read_parquet(run.test))
+    test = store.read_parquet(run.test)
+    y = spec.target(test)
     try:
-        model, threshold = load_champion_model(artifacts, record)
+        model, threshold = load_champion_model(artifacts, record, spec)
         try:
             # Scored as the candidates were (imbalance.scoring.score): one model, one score.
-            scores = score(model, x)
+            scores = score(model, test, spec)
             if not np.isfinite(scores).all():
                 raise ValueError("its scores are not finite")
             # The champion's own threshold: the one `imbalance predict` would label with.
-            measured = variant_metrics(y.astype(int), scores, threshold)
+            measured = variant_metrics(y, scores, threshold)
         except Exception as exc:  # another feature schema, output shape, ...: any reason
             why = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
             raise ChampionUnusable(

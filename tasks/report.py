@@ -19,8 +19,9 @@ def write_report(
     metrics: dict,
     decision: dict | None = None,
     plots: list[str] | None = None,
+    data: dict | None = None,
 ) -> str:
     """Write report.md into the run; return its markdown."""
-    text = render_report(run.run_id, cfg, counts, metrics, decision, plots)
+    text = render_report(run.run_id, cfg, counts, metrics, decision, plots, data)
     store.write_text(run.report, text)
     return text

@@ -10,6 +10,7 @@ from prefect import get_run_logger, task
 
 from imbalance import store
 from imbalance.config import RetrainConfig
+from imbalance.data.preprocess import Preprocessing, transform
 from imbalance.model.tf import load_keras
 from imbalance.model.training import (
     Member,
@@ -18,7 +19,7 @@ from imbalance.model.training import (
     keras_model,
     train_members,
 )
-from imbalance.scoring import features_and_labels, score
+from imbalance.scoring import score
 from imbalance.store import RunPaths
 from tasks._prefect import report_training_progress
 
@@ -37,11 +38,20 @@ def prepare_training() -> None:
 
 @task(name="train_models")
 def train_models(
-    cfg: RetrainConfig, run: RunPaths, members: list[Member], progress_id: UUID | None = None
+    cfg: RetrainConfig,
+    run: RunPaths,
+    members: list[Member],
+    prep: Preprocessing,
+    progress_id: UUID | None = None,
 ) -> list[TrainedMember]:
-    """Train `members` on the run's training split; return their weights and losses."""
+    """Train `members` on the run's training split; return their weights and losses.
+
+    The rows are preprocessed once here (`transform`: what the saved model's own
+    layers will do), and only the dense layers train, in the compiled loop.
+    """
     logger = get_run_logger()
-    x, y = features_and_labels(store.read_parquet(run.train))
+    train = store.read_parquet(run.train)
+    x, y = transform(train, prep), prep.spec.target(train).astype("float32")
     total = cfg.epochs * len(members)
     names = ", ".join(m.name for m in members)
 
@@ -57,13 +67,18 @@ def train_models(
 
 
 @task(name="save_variant", task_run_name="save-{trained.name}")
-def save_variant(cfg: RetrainConfig, run: RunPaths, trained: TrainedMember) -> TrainedVariant:
-    """Save a trained variant's model and history into the run, score the test split."""
-    model = keras_model(cfg, trained)
+def save_variant(
+    cfg: RetrainConfig, run: RunPaths, trained: TrainedMember, prep: Preprocessing
+) -> TrainedVariant:
+    """Save a trained variant's model and history into the run, score the test split.
+
+    The test rows are scored raw, by the saved model itself (its preprocessing layers
+    included), exactly as `imbalance predict` will score new rows.
+    """
+    model = keras_model(cfg, trained, prep)
     store.save_model(run.model(trained.name), model)
     store.write_json(run.history(trained.name), {"variant": trained.name, "loss": trained.losses})
-    x_test, _ = features_and_labels(store.read_parquet(run.test))
-    scores = pd.DataFrame({"score": score(model, x_test)})
+    scores = pd.DataFrame({"score": score(model, store.read_parquet(run.test), prep.spec)})
     store.write_parquet(run.scores(trained.name), scores, SCORES_SCHEMA, {"variant": trained.name})
     return TrainedVariant(
         trained.name,

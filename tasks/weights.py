@@ -6,15 +6,17 @@ from prefect import task
 
 from imbalance import store
 from imbalance.config import RetrainConfig
-from imbalance.scoring import LABEL
+from imbalance.data import DataSpec
 from imbalance.store import RunPaths
 from imbalance.weights import class_weight_table
 
 
 @task(name="compute_class_weights")
-def compute_class_weights(cfg: RetrainConfig, run: RunPaths) -> dict[str, dict[int, float]]:
+def compute_class_weights(
+    cfg: RetrainConfig, run: RunPaths, spec: DataSpec
+) -> dict[str, dict[int, float]]:
     """Compute the class weights from the training split, write weights.json, return them."""
-    labels = store.read_parquet(run.train)[LABEL].to_numpy()
+    labels = spec.target(store.read_parquet(run.train, columns=[spec.label]))
     table = class_weight_table(labels, cfg)
     store.write_json(run.weights, table)
     return table

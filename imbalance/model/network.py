@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -13,9 +14,11 @@ from imbalance.model.tf import KERAS_RANDOM_STATE, load_keras
 if TYPE_CHECKING:
     import keras
 
+    from imbalance.data.preprocess import Preprocessing
+
 
 def build_model(
-    hidden_units: int, learning_rate: float, seed: int, n_features: int = 2
+    hidden_units: int, learning_rate: float, seed: int, n_features: int = 2, compiled: bool = True
 ) -> keras.Model:
     """Return the tutorial's compiled network, its initial weights fixed by `seed` alone.
 
@@ -45,11 +48,65 @@ def build_model(
             dense(1, "sigmoid", seeds[2]),
         ]
     )
+    if compiled:
+        _compile(model, learning_rate)
+    return model
+
+
+def _compile(model: keras.Model, learning_rate: float) -> None:
+    keras = load_keras()
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate=learning_rate),
         loss="binary_crossentropy",
     )
+
+
+def with_preprocessing(dense: keras.Model, prep: Preprocessing, learning_rate: float):
+    """Return the saved model: raw columns in, `prep`'s preprocessing, then `dense`, compiled.
+
+    `dense` comes uncompiled (`build_model(..., compiled=False)`): the saved model's
+    one optimizer is its own, so Keras saves and restores Adam's state with it.
+
+    One input per feature, in the spec's order, each of shape (1,): float32 for a
+    numeric column, string for a categorical one. Numeric ones are concatenated and
+    standardised (`Normalization` with the training part's statistics, if
+    `prep.spec.scale`), categorical ones one-hot encoded (`StringLookup`, slot 0 for a
+    value never seen in training); then `dense`, whose weights are the model's only
+    trainable ones. The layers compute what `imbalance.data.preprocess.transform` does.
+    """
+    keras = load_keras()
+    spec = prep.spec
+    inputs = {
+        f.name: keras.Input(
+            shape=(1,),
+            dtype="float32" if f.kind == "numeric" else "string",
+            name=_input_name(i, f.name),
+        )
+        for i, f in enumerate(spec.features)
+    }
+    blocks = []
+    if spec.numeric:
+        numeric = [inputs[name] for name in spec.numeric]
+        x = numeric[0] if len(numeric) == 1 else keras.layers.Concatenate(name="numeric")(numeric)
+        if spec.scale:
+            x = keras.layers.Normalization(
+                mean=list(prep.mean), variance=list(prep.variance), name="standardise"
+            )(x)
+        blocks.append(x)
+    for k, (name, vocab) in enumerate(zip(spec.categorical, prep.vocabularies, strict=True)):
+        lookup = keras.layers.StringLookup(
+            vocabulary=list(vocab), num_oov_indices=1, output_mode="one_hot", name=f"onehot_{k}"
+        )
+        blocks.append(lookup(inputs[name]))
+    x = blocks[0] if len(blocks) == 1 else keras.layers.Concatenate(name="features")(blocks)
+    model = keras.Model(inputs=[inputs[f.name] for f in spec.features], outputs=dense(x))
+    _compile(model, learning_rate)
     return model
+
+
+def _input_name(index: int, column: str) -> str:
+    # Keras names must be simple; the column's own name is in the manifest's spec.
+    return f"in{index}_" + re.sub(r"[^0-9A-Za-z_]", "_", column)[:48]
 
 
 def train_with_fit(

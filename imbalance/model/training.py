@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from imbalance.config import RetrainConfig
+from imbalance.data.preprocess import Preprocessing
 
 
 @dataclass(frozen=True)
@@ -171,13 +172,18 @@ def _train_one_by_one(cfg, x, y, members, on_epochs_done) -> list[TrainedMember]
     return trained
 
 
-def keras_model(cfg: RetrainConfig, trained: TrainedMember):
-    """Return the trained member as a compiled Keras model, Adam's state included."""
-    from imbalance.model.network import build_model, set_adam_state
+def keras_model(cfg: RetrainConfig, trained: TrainedMember, prep: Preprocessing):
+    """Return the trained member as the model to save: raw columns in, a score out.
+
+    Its dense layers are the trained ones, under `prep`'s preprocessing layers
+    (`with_preprocessing`); compiled, with Adam's state, so it can train on.
+    """
+    from imbalance.model.network import build_model, set_adam_state, with_preprocessing
 
     n_features = trained.weights[0].shape[0]
-    model = build_model(cfg.hidden_units, cfg.learning_rate, seed=0, n_features=n_features)
-    model.set_weights(trained.weights)
+    dense = build_model(cfg.hidden_units, cfg.learning_rate, 0, n_features, compiled=False)
+    dense.set_weights(trained.weights)
+    model = with_preprocessing(dense, prep, cfg.learning_rate)
     set_adam_state(model, trained.momentums, trained.velocities, trained.iterations)
     return model
 

@@ -3,7 +3,8 @@
 import pytest
 
 from imbalance.config import RetrainConfig
-from imbalance.data import count_split, make_dataset, split_frame
+from imbalance.data import count_split, split_frame
+from imbalance.data.generator import GENERATOR_SPEC, make_dataset
 from imbalance.weights import balanced_class_weights
 
 
@@ -11,12 +12,12 @@ from imbalance.weights import balanced_class_weights
 def tutorial_split():
     cfg = RetrainConfig()
     frame = make_dataset(cfg)
-    return frame, *split_frame(frame, cfg)
+    return frame, *split_frame(frame, cfg, GENERATOR_SPEC)
 
 
 def test_the_split_has_the_tutorials_counts(tutorial_split):
     _, train, test = tutorial_split
-    counts = count_split(train, test)
+    counts = count_split(train, test, GENERATOR_SPEC)
     assert (counts.train_rows, counts.train_minority) == (80_000, 817)
     assert (counts.test_rows, counts.test_minority) == (20_000, 213)
 

@@ -12,7 +12,8 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from flows.retrain import retrain
 from imbalance import store
 from imbalance.config import RetrainConfig
-from imbalance.data import DATASET_SCHEMA
+from imbalance.data.generator import DATASET_SCHEMA
+from imbalance.data.spec import GENERATOR_SPEC
 from imbalance.store import RunPaths
 
 pytestmark = pytest.mark.slow
@@ -71,7 +72,7 @@ def test_parquet_files_have_their_schema_and_row_counts(two_runs):
     assert pq.read_metadata(run.train).num_rows == 4_000
     assert pq.read_metadata(run.test).num_rows == 1_000
     schema = pq.read_schema(run.predictions)
-    assert schema.names == ["x1", "x2", "label", *VARIANTS]
+    assert schema.names == ["label", *VARIANTS]
     assert all(schema.field(v).type == pa.float32() for v in VARIANTS)
 
 
@@ -90,13 +91,15 @@ def test_metrics_and_report_cover_every_variant(two_runs):
 
 def test_each_saved_model_reloads_and_reproduces_its_predictions(two_runs):
     run = two_runs[1]
-    from imbalance.scoring import features_and_labels, score
+    from imbalance.scoring import score
 
     predictions = pd.read_parquet(run.predictions)
-    x, _ = features_and_labels(predictions)
+    test = pd.read_parquet(run.test)
+    assert (predictions["label"] == test["label"]).all()
     for name in VARIANTS:
         model = store.load_model(run.model(name))
-        np.testing.assert_allclose(score(model, x), predictions[name].to_numpy(), atol=1e-6)
+        scores = score(model, test, GENERATOR_SPEC)
+        np.testing.assert_allclose(scores, predictions[name].to_numpy(), atol=1e-6)
 
 
 def _comparable(run: RunPaths) -> dict:

@@ -15,7 +15,8 @@ from imbalance.champion import (
     settle,
 )
 from imbalance.config import RetrainConfig
-from imbalance.data import DATASET_SCHEMA
+from imbalance.data.generator import DATASET_SCHEMA
+from imbalance.data.spec import GENERATOR_SPEC
 from imbalance.store import ArtifactStore
 from tasks.champion import score_champion
 
@@ -150,7 +151,7 @@ def test_a_champion_whose_run_is_gone_is_reported_not_raised(tmp_path):
     run = artifacts.start_run(NEW_RUN)
     test = pd.DataFrame({"x1": [0.1, 0.2], "x2": [0.3, 0.4], "label": [0, 1]})
     store.write_parquet(run.test, test, DATASET_SCHEMA, {})
-    incumbent = score_champion.fn(cfg, run)
+    incumbent = score_champion.fn(cfg, run, GENERATOR_SPEC)
     assert incumbent["score"] is None
     assert "20260101T000000Z-gone" in incumbent["error"]
     assert not decide(NEW_RUN, _metrics(balanced=0.1), "pr_auc", 0.0, incumbent)["promoted"]
@@ -159,4 +160,4 @@ def test_a_champion_whose_run_is_gone_is_reported_not_raised(tmp_path):
 def test_no_champion_means_nothing_to_score(tmp_path):
     cfg = RetrainConfig(artifacts_dir=str(tmp_path))
     run = ArtifactStore(tmp_path).start_run(NEW_RUN)
-    assert score_champion.fn(cfg, run) is None
+    assert score_champion.fn(cfg, run, GENERATOR_SPEC) is None

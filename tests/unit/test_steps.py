@@ -5,7 +5,8 @@ import pandas as pd
 import pytest
 
 from imbalance.config import RetrainConfig
-from imbalance.data import DataError, make_dataset, split_frame
+from imbalance.data import DataError, split_frame
+from imbalance.data.generator import GENERATOR_SPEC, make_dataset
 from imbalance.evaluation import variant_metrics
 from imbalance.provenance import run_id_for
 from imbalance.report import comparison_table
@@ -26,7 +27,7 @@ def test_generated_data_has_the_columns_and_is_fixed_by_its_seed():
 
 def test_split_sizes_follow_test_size_and_rows_are_not_shared():
     frame = make_dataset(SMALL)
-    train, test = split_frame(frame, SMALL)
+    train, test = split_frame(frame, SMALL, GENERATOR_SPEC)
     assert (len(train), len(test)) == (1_600, 400)
     assert set(train.index).isdisjoint(test.index)
 
@@ -34,14 +35,14 @@ def test_split_sizes_follow_test_size_and_rows_are_not_shared():
 def test_stratified_split_keeps_the_class_ratio():
     cfg = SMALL.model_copy(update={"stratify": True})
     frame = make_dataset(cfg)
-    train, test = split_frame(frame, cfg)
+    train, test = split_frame(frame, cfg, GENERATOR_SPEC)
     assert abs(train["label"].mean() - test["label"].mean()) < 0.005
 
 
 def test_a_training_split_without_minority_is_refused_in_one_line():
     frame = pd.DataFrame({"x1": np.zeros(200), "x2": np.zeros(200), "label": np.zeros(200, int)})
     with pytest.raises(DataError, match="no minority example") as info:
-        split_frame(frame, RetrainConfig(n_samples=200))
+        split_frame(frame, RetrainConfig(n_samples=200), GENERATOR_SPEC)
     assert "\n" not in str(info.value)
 
 
