@@ -65,6 +65,11 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as exc:
         print(f"imbalance {args.command}: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        # `imbalance show RUN | head`: the reader has gone, which is no error of ours.
+        # Python's advice: point stdout at devnull so the exit's flush does not fail too.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     except OSError as exc:
         problem = environment_problem(exc)
         if problem is None:

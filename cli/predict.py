@@ -11,7 +11,7 @@ import numpy as np
 from cli.inspect import add_artifacts_dir, open_run, user_error
 from imbalance import store
 from imbalance.data.spec import DataError, recorded_spec
-from imbalance.scoring import score
+from imbalance.scoring import recorded_threshold, score
 from imbalance.store import ArtifactStore, RunPaths, StateFileError
 
 if TYPE_CHECKING:
@@ -44,18 +44,21 @@ def register(subparsers) -> None:
 
 
 def read_rows(path: Path) -> pd.DataFrame:
-    """Return the rows of a Parquet or CSV file, or raise a UserError saying why not."""
-    import pandas as pd
+    """Return the rows of a Parquet or CSV file, or raise a UserError saying why not.
 
-    kind = READERS.get(path.suffix.lower())
-    if kind is None:
+    Parsed by the reader runs use (`imbalance.data.sources`, pyarrow), so a value
+    reads the same here as in training: the text "NA" stays text, as it did there.
+    """
+    from imbalance.data.sources import read_source
+
+    if READERS.get(path.suffix.lower()) is None:
         raise user_error(f"{path}: unsupported file type {path.suffix!r} (use .parquet or .csv)")
     if not path.is_file():
         raise user_error(f"{path}: no such file")
     try:
-        return pd.read_parquet(path) if kind == "parquet" else pd.read_csv(path)
-    except Exception as exc:  # pandas and pyarrow raise many kinds for a bad file
-        raise user_error(f"{path}: cannot read it as {kind}: {_first_line(exc)}") from None
+        return read_source(str(path)).table.to_pandas()
+    except DataError as exc:
+        raise user_error(str(exc)) from None
 
 
 def _first_line(exc: Exception) -> str:
@@ -89,6 +92,12 @@ def checked_features(rows: pd.DataFrame, spec: DataSpec, source: Path) -> pd.Dat
         if column in spec.categorical:
             columns[column] = rows[column]
             continue
+        kind = rows[column].dtype
+        if pd.api.types.is_bool_dtype(kind) or kind.kind in "mM":  # booleans, times
+            raise user_error(
+                f"{source}: column {column} holds {kind} values; the model was trained on "
+                "numbers there"
+            )
         values = _as_float64(rows[column])
         bad = np.isnan(values)
         if bad.any():
@@ -151,8 +160,11 @@ def choose_model(
         if not candidate:
             raise user_error(f"run {run.run_id} records no chosen variant: pass --variant")
         variant = candidate["variant"]
-    trained = manifest.get("config", {}).get("variants", [])
-    if variant not in trained or f"models/{variant}.keras" not in manifest.get("files", {}):
+    files = manifest.get("files", {})
+    saved = [f[len("models/") : -len(".keras")] for f in files if f.endswith(".keras")]
+    configured = manifest.get("config", {}).get("variants", [])
+    trained = [v for v in configured if v in saved] + [v for v in saved if v not in configured]
+    if f"models/{variant}.keras" not in files:
         raise user_error(
             f"run {run.run_id} has no variant {variant!r} (it has: {', '.join(trained)})"
         )
@@ -164,6 +176,11 @@ def handle(args: argparse.Namespace) -> int:
 
     if args.output.suffix.lower() not in (".parquet", ".pq"):
         raise user_error(f"{args.output}: the output is Parquet; name it *.parquet")
+    output = args.output.resolve()
+    if output == args.input.resolve():
+        raise user_error(f"{args.output}: is the input; write the scores to another file")
+    if output.is_relative_to(Path(args.artifacts_dir).resolve()):
+        raise user_error(f"{args.output}: is inside the artifacts folder, which runs own")
     artifacts = ArtifactStore(args.artifacts_dir)
     run, manifest, variant = choose_model(artifacts, args.run, args.variant)
     try:
@@ -177,7 +194,10 @@ def handle(args: argparse.Namespace) -> int:
         raise user_error(f"{model_path}: model file missing: see `imbalance verify`")
     if store.file_digest(model_path) != manifest["files"][f"models/{variant}.keras"]:
         raise user_error(f"{model_path} differs from its manifest: see `imbalance verify`")
-    threshold = manifest["config"]["threshold"]
+    try:
+        threshold = recorded_threshold(manifest, variant)
+    except (KeyError, TypeError, ValueError):
+        raise user_error(f"run {run.run_id} records no threshold for {variant}") from None
 
     try:
         model = store.load_model(model_path)  # the one place TensorFlow is imported
@@ -198,7 +218,7 @@ def handle(args: argparse.Namespace) -> int:
         raise user_error(f"{args.output}: cannot write it: {_first_line(exc)}") from None
     positives = int(out[PREDICTED].sum())
     print(
-        f"scored {len(out):,} rows with {run.run_id}/{variant} (threshold {threshold}): "
+        f"scored {len(out):,} rows with {run.run_id}/{variant} (threshold {threshold:.4g}): "
         f"{positives:,} labelled 1; wrote {args.output}"
     )
     return 0

@@ -67,10 +67,13 @@ def train_on_cluster(
     chunks: list[list[Member]],
     prep: Preprocessing,
     progress_id: UUID | None = None,
+    n_models: int | None = None,
 ) -> list[TrainedMember]:
     """Train each chunk of models on a worker of the cluster; return them in order."""
     get_run_logger().info(
         "%d models in %d tasks on the cluster", sum(map(len, chunks)), len(chunks)
     )
-    futures = [train_models.submit(cfg, run, chunk, prep, progress_id) for chunk in chunks]
+    futures = [
+        train_models.submit(cfg, run, chunk, prep, progress_id, n_models) for chunk in chunks
+    ]
     return [member for future in futures for member in future.result()]

@@ -1,4 +1,4 @@
-"""The retrain flow: data, split, preprocessing, weights, train, evaluate, report, promote."""
+"""The retrain flow: data, split, preprocessing, weights, train, choose, evaluate, promote."""
 
 from __future__ import annotations
 
@@ -13,13 +13,13 @@ from prefect.utilities.names import generate_slug
 
 from flows.cluster import cluster_workers, dask_runner, train_on_cluster
 from imbalance.champion import describe_decision
+from imbalance.choices import final_members, plan_members
 from imbalance.config import RetrainConfig
 from imbalance.distribution import dask_address, split_into_chunks
 from imbalance.lifecycle import staged_run
-from imbalance.model.training import Member
 from imbalance.provenance import utc_now
-from imbalance.variants import VARIANTS, class_weight_for
 from tasks.champion import decide_champion, score_champion
+from tasks.choose import choose_on_validation, logistic_reference_metrics
 from tasks.data import load_dataset, preprocessing, split_dataset
 from tasks.evaluate import evaluate_variants
 from tasks.plots import draw_plots
@@ -71,32 +71,38 @@ def retrain(cfg: RetrainConfig = RetrainConfig()) -> str:  # noqa: B008 (Prefect
         staged.counts = {"dataset_rows": provenance["rows"], **asdict(counts)}
         staged.extra["data"] = provenance | prep.to_json()
         weights = compute_class_weights(cfg, run, spec)
-        progress_id = start_training_progress(cfg.epochs * len(cfg.variants))
+        # Final models (all training rows) and models for choosing (blind to the
+        # validation rows, several seeds), all in one batched training.
+        members = plan_members(cfg, weights)
+        progress_id = start_training_progress(cfg.epochs * len(members))
         prepare_training()  # TensorFlow's import silences fd 2: before other threads log
-        # The champion needs only the test split: it is scored beside training.
+        # The champion needs only the validation rows: it is scored beside training.
         incumbent = score_champion.submit(cfg, run, spec)
-        members = [
-            Member(name, class_weight_for(VARIANTS[name], weights), cfg.train_seed)
-            for name in cfg.variants
-        ]
+        reference = logistic_reference_metrics.submit(cfg, run, prep, weights)
         chunks = split_into_chunks(members, cfg.models_per_task, n_workers)
+        n = len(members)
         if address:  # only training goes to the cluster: the run is written here
             on_cluster = train_on_cluster.with_options(task_runner=dask_runner(address, cfg))
-            models = on_cluster(cfg, run, chunks, prep, progress_id)
+            models = on_cluster(cfg, run, chunks, prep, progress_id, n)
             staged.extra["trained_on"] = {"dask": address, "tasks": len(chunks)}
         else:
-            futures = [train_models.submit(cfg, run, c, prep, progress_id) for c in chunks]
+            futures = [train_models.submit(cfg, run, c, prep, progress_id, n) for c in chunks]
             models = [member for future in futures for member in future.result()]
-        trained = [f.result() for f in [save_variant.submit(cfg, run, m, prep) for m in models]]
-        metrics = evaluate_variants(cfg, run, trained, spec)
-        plots = draw_plots(cfg, run, metrics)
-        proposal = decide_champion(cfg, run, metrics, incumbent)
+        selection = choose_on_validation(cfg, run, prep, models)
+        finals = final_members(selection, models)
+        staged.extra["thresholds"] = {
+            v: selection["configurations"][v]["threshold"] for v in selection["variants"]
+        }
+        trained = [f.result() for f in [save_variant.submit(cfg, run, m, prep) for m in finals]]
+        metrics = evaluate_variants(cfg, run, trained, spec, selection, reference.result())
+        plots = draw_plots(cfg, run, metrics, selection)
+        proposal = decide_champion(cfg, run, spec, selection, incumbent)
         # The report is written once the proposal has taken effect (or not), under the
         # store's lock: it says what happened to champion.json, not what was intended.
         final = staged.complete(
             proposal,
             lambda decision, paths: write_report(
-                cfg, paths, counts, metrics, decision, plots, staged.extra["data"]
+                cfg, paths, counts, metrics, decision, plots, staged.extra["data"], selection
             ),
         )
     logger.info("run %s complete: %s", final.run_id, final.root)

@@ -35,14 +35,21 @@ def decide(
     metric: str,
     min_improvement: float,
     incumbent: dict | None,
+    *,
+    min_positives: int = 1,
+    eligible: bool = True,
 ) -> dict[str, Any]:
     """Return the proposal of run `run_id` against the scored `incumbent` (not yet settled).
 
+    `metrics` are the run's validation results ({"variants": {name: {metric: mean}}});
     `incumbent` is None when there is no champion yet; else the champion's run,
-    variant and `score` on this run's test split, or an `error` saying why it could
-    not be checked or scored. The candidate is proposed if there is no champion, or
-    if it beats the champion's score by more than a tie and by at least
-    `min_improvement`. A champion with an `error` is kept (fail closed).
+    variant and `score` on this run's validation rows, with the paired bootstrap
+    `comparison` of the candidate against it on those rows, or an `error` saying why
+    it could not be checked or scored. The candidate is proposed if the run is
+    `eligible` and there is no champion, or if the comparison rests on at least
+    `min_positives` positive rows and the lower end of its interval exceeds
+    `min_improvement`: evidence, not a point estimate. A champion with an `error` is
+    kept (fail closed).
     """
     best = best_variant(metrics, metric)
     candidate = {"run_id": run_id, "variant": best[0], "score": best[1]} if best else None
@@ -53,8 +60,10 @@ def decide(
         "champion": incumbent,
         "improvement": None,
     }
+    if not eligible:
+        return decision | verdict(False, "this run is not eligible for promotion (promote off)")
     if candidate is None:
-        return decision | verdict(False, f"no variant has a {metric} on this test split")
+        return decision | verdict(False, f"no variant has a {metric} on the validation rows")
     if incumbent is None:
         return decision | verdict(True, "no champion yet: the first candidate is promoted")
     held = holder_text(incumbent)
@@ -64,8 +73,11 @@ def decide(
             f"the champion {held} cannot be compared ({incumbent['error']}); nothing is "
             "promoted until it is repaired or rolled back (`imbalance champion --rollback`)",
         )
+    comparison = incumbent.get("comparison")
+    if comparison is not None:
+        return decision | _with_evidence(comparison, held, min_improvement, min_positives)
     if incumbent.get("score") is None:
-        return decision | verdict(False, f"the champion {held} has no {metric} on this test split")
+        return decision | verdict(False, f"the champion {held} has no {metric} to compare")
     improvement = candidate["score"] - incumbent["score"]
     decision["improvement"] = improvement
     # The tolerance keeps 0.35 - 0.30 (= 0.04999...) from failing a 0.05 bar.
@@ -77,6 +89,33 @@ def decide(
         return decision | verdict(False, f"ties with the champion {held}, which stays")
     return decision | verdict(
         False, f"does not beat the champion {held} by {min_improvement} ({improvement:+.4f})"
+    )
+
+
+def _with_evidence(
+    comparison: dict[str, Any], held: str, min_improvement: float, min_positives: int
+) -> dict[str, Any]:
+    """Return the verdict of a paired bootstrap comparison (and the difference it found)."""
+    difference, low, high = comparison["difference"], comparison["low"], comparison["high"]
+    positives, rows = comparison["positives"], comparison["rows"]
+    level = f"{100 * comparison['confidence']:g}%"
+    measured = (
+        f"{comparison['metric']} {difference:+.4f} ({level} interval {low:+.4f} to "
+        f"{high:+.4f}, {rows:,} validation rows, {positives} positive)"
+    )
+    found = {"improvement": difference, "interval": [low, high]}
+    if positives < min_positives:
+        return found | verdict(
+            False,
+            f"cannot tell against the champion {held}: {positives} positive validation "
+            f"row(s), fewer than the {min_positives} a comparison needs ({measured})",
+        )
+    # The tolerance keeps an interval ending at 0.05 - 1e-17 from failing a 0.05 bar.
+    if low > min_improvement - TIE and low > TIE:
+        return found | verdict(True, f"beats the champion {held}: {measured}")
+    return found | verdict(
+        False,
+        f"no evidence it beats the champion {held} by more than {min_improvement}: {measured}",
     )
 
 
@@ -149,13 +188,15 @@ def describe_decision(decision: dict[str, Any]) -> str:
     metric, candidate, champion = decision["metric"], decision["candidate"], decision["champion"]
     parts = []
     if candidate:
-        parts.append(f"Candidate: {candidate['variant']}, {metric} {candidate['score']:.4f}.")
+        parts.append(
+            f"Candidate: {candidate['variant']}, validation {metric} {candidate['score']:.4f}."
+        )
     if champion and champion.get("score") is not None:
         recorded = champion.get("recorded_score")
         same_metric = recorded is not None and champion.get("recorded_metric") == metric
-        then = f" (on its own test split: {recorded:.4f})" if same_metric else ""
+        then = f" (when chosen: {recorded:.4f})" if same_metric else ""
         parts.append(
-            f"Champion {holder_text(champion)} on this test split: "
+            f"Champion {holder_text(champion)} on these validation rows: "
             f"{metric} {champion['score']:.4f}{then}."
         )
     outcome = "Promoted" if decision["promoted"] else "Not promoted"

@@ -21,6 +21,7 @@ from imbalance.variants import VARIANTS
 VariantName = Literal[tuple(VARIANTS)]  # type: ignore[valid-type]
 SelectionMetric = Literal["pr_auc", "roc_auc", "recall", "f1"]
 Trainer = Literal["batched", "fused", "fit"]
+ThresholdPolicy = Literal["fixed", "max_f1", "target_recall", "target_precision"]
 
 
 class RetrainConfig(BaseModel):
@@ -81,6 +82,15 @@ class RetrainConfig(BaseModel):
     split_seed: int = Field(42, ge=0, title="Split seed", description="Seed of the split.")
     stratify: bool = Field(
         False, title="Stratify", description="Keep the class ratio equal in both splits."
+    )
+    validation_size: float = Field(
+        0.2,
+        gt=0,
+        lt=1,
+        title="Validation share",
+        description="Share of the training part held out (stratified) to choose thresholds, "
+        "the class weight, the variant and the champion; the final models then train on "
+        "the whole training part, and the test part only reports.",
     )
     # model and training
     hidden_units: int = Field(
@@ -146,13 +156,43 @@ class RetrainConfig(BaseModel):
     train_seed: int = Field(
         42, ge=0, title="Training seed", description="Seed of each variant's weights and shuffling."
     )
+    n_seeds: int = Field(
+        3,
+        ge=1,
+        le=20,
+        title="Seeds",
+        description="Initial weights each choice is measured with (train_seed, train_seed + 1, "
+        "...): the report gives mean ± standard deviation, choices use the mean.",
+    )
+    sweep_points: int = Field(
+        6,
+        ge=0,
+        le=50,
+        title="Class-weight sweep",
+        description="Minority weights tried, log-spaced from 1 to 500, plus the balanced one; "
+        "the best on validation becomes the `tuned` variant. 0: no sweep.",
+    )
     # evaluation and promotion
+    threshold_policy: ThresholdPolicy = Field(
+        "max_f1",
+        title="Threshold policy",
+        description="How each model's threshold is chosen on validation: fixed (the "
+        "threshold below), max_f1, target_recall (highest precision with recall >= the "
+        "target) or target_precision (highest recall with precision >= the target).",
+    )
+    threshold_target: float = Field(
+        0.8,
+        gt=0,
+        le=1,
+        title="Threshold target",
+        description="The recall or precision the target_* policies aim for.",
+    )
     threshold: float = Field(
         0.5,
         gt=0,
         lt=1,
-        title="Threshold",
-        description="Score at or above which a row is called class 1.",
+        title="Fixed threshold",
+        description="Score at or above which a row is called class 1 (policy fixed).",
     )
     selection_metric: SelectionMetric = Field(
         "pr_auc",
@@ -164,7 +204,20 @@ class RetrainConfig(BaseModel):
         ge=0,
         le=1,
         title="Minimum improvement",
-        description="How much the candidate must beat the champion by to replace it.",
+        description="How much the candidate must beat the champion by to replace it: the "
+        "lower end of the 95% bootstrap interval of the difference must exceed it.",
+    )
+    min_positives: int = Field(
+        30,
+        ge=1,
+        title="Minimum positives",
+        description="Positive validation rows below which the champion gate refuses to "
+        "compare (a difference on a handful of positives is noise).",
+    )
+    promote: bool = Field(
+        True,
+        title="Eligible for promotion",
+        description="Whether this run may replace the champion (off for experiments).",
     )
     artifacts_dir: str = Field(
         "artifacts", min_length=1, title="Artifacts folder", description="Where runs are kept."

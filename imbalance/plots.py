@@ -1,4 +1,4 @@
-"""A run's charts as PNGs: ROC and precision-recall curves, loss per epoch, confusion matrices.
+"""A run's charts as PNGs: ROC and PR curves, loss per epoch, confusion matrices, the sweep.
 
 Figures are built with matplotlib's object API on an Agg canvas: no pyplot, no global
 backend, nothing set at import.
@@ -105,6 +105,31 @@ def confusion_figure(name: str, matrix: list[list[int]], threshold: float) -> Fi
     return figure
 
 
+def sweep_figure(sweep: list[dict], tuned_weight: float | None) -> Figure:
+    """Return the class-weight sweep: validation PR AUC, recall and precision against weight.
+
+    Means over seeds with ± one standard deviation as bars; recall and precision are
+    at each model's own threshold (the run's policy); the tuned weight is marked.
+    """
+    figure = _figure()
+    ax = figure.add_subplot()
+    weights = [p["weight"] for p in sweep]
+    for key, style in (("pr_auc", "o-"), ("recall", "s--"), ("precision", "^:")):
+        means = [p[key][0] for p in sweep]
+        errors = [p[key][1] for p in sweep]
+        ax.errorbar(weights, means, yerr=errors, fmt=style, capsize=3, label=key)
+    if tuned_weight is not None:
+        ax.axvline(tuned_weight, color="grey", linestyle=":", label=f"tuned: {tuned_weight:g}")
+    ax.set(
+        xscale="log",
+        xlabel="minority class weight (class 0 weighs 1)",
+        ylabel="on validation (mean ± sd over seeds)",
+        title="Class-weight sweep",
+    )
+    ax.legend()
+    return figure
+
+
 def png_bytes(figure: Figure) -> bytes:
     """Return the figure rendered as PNG."""
     buffer = io.BytesIO()
@@ -112,8 +137,10 @@ def png_bytes(figure: Figure) -> bytes:
     return buffer.getvalue()
 
 
-def run_figures(predictions, losses: dict[str, list[float]], metrics: dict) -> dict[str, Figure]:
-    """Return every chart of a run by file name: roc, pr, loss, confusion-<variant>."""
+def run_figures(
+    predictions, losses: dict[str, list[float]], metrics: dict, selection: dict | None = None
+) -> dict[str, Figure]:
+    """Return every chart of a run by file name: roc, pr, loss, confusion-<variant>, sweep."""
     variants = list(metrics["variants"])
     y_true = predictions[LABEL].to_numpy()
     scores = {v: predictions[v].to_numpy() for v in variants}
@@ -124,5 +151,8 @@ def run_figures(predictions, losses: dict[str, list[float]], metrics: dict) -> d
     figures["loss"] = loss_figure(losses)
     for v in variants:
         matrix = metrics["variants"][v]["confusion_matrix"]
-        figures[f"confusion-{v}"] = confusion_figure(v, matrix, metrics["threshold"])
+        threshold = metrics["variants"][v].get("threshold", metrics.get("threshold"))
+        figures[f"confusion-{v}"] = confusion_figure(v, matrix, round(threshold, 4))
+    if selection and selection.get("sweep"):
+        figures["sweep"] = sweep_figure(selection["sweep"], selection["tuned_weight"])
     return figures

@@ -17,10 +17,24 @@ def _cell(value) -> str:
     return f"{value:.4f}" if isinstance(value, float) else str(value)
 
 
+def _spread(pair) -> str:
+    if not pair or pair[0] is None:
+        return "n/a"
+    return f"{pair[0]:.4f} ± {pair[1]:.4f}"
+
+
 def comparison_table(metrics: dict) -> str:
-    """Return the markdown table of the variants' minority-class metrics, one row each."""
-    header = "| variant | class weight | " + " | ".join(TABLE_COLUMNS) + " | tn, fp, fn, tp |"
-    rule = "|" + "---|" * (len(TABLE_COLUMNS) + 3)
+    """Return the markdown table of the variants' minority-class metrics, one row each.
+
+    Test metrics at each variant's threshold (chosen on validation), and the
+    validation PR AUC it was chosen by, mean ± standard deviation over seeds.
+    """
+    header = (
+        "| variant | class weight | threshold | "
+        + " | ".join(TABLE_COLUMNS)
+        + " | validation pr_auc | tn, fp, fn, tp |"
+    )
+    rule = "|" + "---|" * (len(TABLE_COLUMNS) + 5)
     rows = []
     for name, m in metrics["variants"].items():
         weight = m["class_weight"]
@@ -31,7 +45,9 @@ def comparison_table(metrics: dict) -> str:
         )
         cm = ", ".join(str(v) for row in m["confusion_matrix"] for v in row)
         cells = " | ".join(_cell(m[c]) for c in TABLE_COLUMNS)
-        rows.append(f"| {name} | {weight_text} | {cells} | {cm} |")
+        threshold = _cell(m.get("threshold", metrics.get("threshold")))
+        validation = _spread(m.get("validation", {}).get("pr_auc"))
+        rows.append(f"| {name} | {weight_text} | {threshold} | {cells} | {validation} | {cm} |")
     return "\n".join([header, rule, *rows])
 
 
@@ -58,6 +74,59 @@ def data_text(data: dict | None) -> str:
     return " ".join(parts)
 
 
+def reference_text(reference: dict) -> list[str]:
+    """Return the table of the logistic regressions the network should beat."""
+    lines = [
+        "Reference: scikit-learn's LogisticRegression with each variant's class weights, "
+        "its threshold chosen on validation the same way, on the same test rows:",
+        "",
+        "| class weights of | threshold | precision | recall | f1 | roc_auc | pr_auc |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name, m in reference.items():
+        cells = " | ".join(_cell(m[c]) for c in ("precision", "recall", "f1", "roc_auc", "pr_auc"))
+        lines.append(f"| {name} | {_cell(m['threshold'])} | {cells} |")
+    return [*lines, ""]
+
+
+def choices_text(cfg: RetrainConfig, selection: dict) -> list[str]:
+    """Return the report's section on what was chosen on validation, and why."""
+    configurations = selection["configurations"]
+    seeds = len(next(iter(configurations.values()))["seeds"]) if configurations else 0
+    metric = selection["metric"]
+    lines = [
+        "## Choices on validation",
+        "",
+        f"{selection['rows']:,} validation rows ({selection['positives']} positive), held out "
+        f"of the training part; each configuration trained from {seeds} seed(s) without "
+        f"them (mean ± standard deviation below). Threshold policy `{cfg.threshold_policy}`.",
+        "",
+        f"Chosen: **{selection['candidate']}**, the best mean validation {metric}.",
+        "",
+    ]
+    for name in selection["variants"]:
+        c = configurations[name]
+        lines.append(
+            f"- {name}: {metric} {_spread(c[metric])}; threshold {c['threshold']:.4f}: {c['why']}"
+        )
+    lines.append("")
+    if selection["sweep"]:
+        lines += [
+            f"Class-weight sweep (class 0 weighs 1): the `tuned` variant takes "
+            f"{selection['tuned_weight']:g}, the best mean validation PR AUC.",
+            "",
+            "| minority weight | validation pr_auc | recall | precision |",
+            "|---|---|---|---|",
+        ]
+        for point in selection["sweep"]:
+            lines.append(
+                f"| {point['weight']:g} | {_spread(point['pr_auc'])} | "
+                f"{_spread(point['recall'])} | {_spread(point['precision'])} |"
+            )
+        lines.append("")
+    return lines
+
+
 def render_report(
     run_id: str,
     cfg: RetrainConfig,
@@ -66,6 +135,7 @@ def render_report(
     decision: dict | None = None,
     plots: list[str] | None = None,
     data: dict | None = None,
+    selection: dict | None = None,
 ) -> str:
     """Return report.md: the data, the table, the champion decision, plots, class reports."""
     lines = [
@@ -73,16 +143,22 @@ def render_report(
         "",
         data_text(data),
         "",
-        f"Training split: {counts.train_rows:,} rows, {counts.train_minority:,} minority; "
-        f"test split: {counts.test_rows:,} rows, {counts.test_minority:,} minority. "
-        f"{cfg.epochs} epochs, batch {cfg.batch_size}, trainer `{cfg.trainer}`, "
-        f"threshold {cfg.threshold}. Metrics are for the minority class (1) on the test split.",
+        f"Training split: {counts.train_rows:,} rows, {counts.train_minority:,} minority, "
+        f"of which {counts.validation_rows:,} ({counts.validation_minority:,} minority) "
+        f"held out for choosing; test split: {counts.test_rows:,} rows, "
+        f"{counts.test_minority:,} minority. {cfg.epochs} epochs, batch {cfg.batch_size}, "
+        f"trainer `{cfg.trainer}`. Test metrics are for the minority class (1), each "
+        "variant at the threshold chosen for it on validation; the test part chose nothing.",
         "",
         comparison_table(metrics),
         "",
     ]
+    if metrics.get("reference"):
+        lines += reference_text(metrics["reference"])
     if decision is not None:
         lines += ["## Champion", "", describe_decision(decision), ""]
+    if selection is not None:
+        lines += choices_text(cfg, selection)
     if plots:
         lines += ["## Plots", "", *(f"![{Path(p).stem}]({p})" for p in plots), ""]
     for name, m in metrics["variants"].items():

@@ -22,6 +22,15 @@ LABEL = "label"  # the 0/1 class in predictions.parquet
 PREDICT_BATCH = 65_536
 
 
+def recorded_threshold(manifest: dict, variant: str) -> float:
+    """Return the threshold a run chose for `variant` (runs before thresholds were chosen:
+    the config's fixed one). Raises KeyError, TypeError or ValueError if there is none."""
+    chosen = manifest.get("thresholds")
+    if chosen is not None:
+        return float(chosen[variant])
+    return float(manifest["config"]["threshold"])
+
+
 def score(model: keras.Model, frame: pd.DataFrame, spec: DataSpec) -> np.ndarray:
     """Return the model's class-1 score of each of `frame`'s raw rows.
 

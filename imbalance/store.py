@@ -69,8 +69,18 @@ class RunPaths:
         return self.root / "data" / "test.parquet"
 
     @property
+    def validation(self) -> Path:
+        """Positions (column `row`) of the training part's rows held out for choosing."""
+        return self.root / "data" / "validation.parquet"
+
+    @property
     def weights(self) -> Path:
         return self.root / "weights.json"
+
+    @property
+    def selection(self) -> Path:
+        """The choices made on the validation rows (imbalance.choices)."""
+        return self.root / "selection.json"
 
     def model(self, variant: str) -> Path:
         return self.root / "models" / f"{variant}.keras"

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 from prefect import task
 
 from imbalance import store
 from imbalance.config import RetrainConfig
-from imbalance.data import DataSpec, SplitCounts, count_split, split_frame
+from imbalance.data import DataSpec, SplitCounts, count_split, split_frame, validation_rows
 from imbalance.data.generator import (
     DATASET_SCHEMA,
     GENERATOR_SPEC,
@@ -20,6 +21,8 @@ from imbalance.data.generator import (
 from imbalance.data.preprocess import Preprocessing, fit_preprocessing
 from imbalance.store import RunPaths
 from tasks._prefect import run_logger
+
+VALIDATION_SCHEMA = pa.schema([("row", pa.int64())])
 
 
 @task(name="load_dataset")
@@ -58,16 +61,22 @@ def load_dataset(cfg: RetrainConfig, run: RunPaths) -> tuple[DataSpec, dict[str,
 
 @task(name="split_dataset")
 def split_dataset(cfg: RetrainConfig, run: RunPaths, spec: DataSpec) -> SplitCounts:
-    """Split the snapshot's label and feature columns into train and test files."""
+    """Split the snapshot's label and feature columns into train and test files.
+
+    Also writes the positions of the training rows held out for validation.
+    """
     columns = [*spec.feature_names, spec.label]
     frame = store.read_parquet(run.dataset, columns=columns)
     snapshot = pq.read_schema(run.dataset)
     schema = pa.schema([snapshot.field(c) for c in columns])
     train, test = split_frame(frame, cfg, spec)
-    meta = cfg.model_dump(include={"test_size", "split_seed", "stratify"})
+    held = validation_rows(train, cfg, spec)
+    meta = cfg.model_dump(include={"test_size", "split_seed", "stratify", "validation_size"})
     store.write_parquet(run.train, train, schema, meta | {"part": "train"})
     store.write_parquet(run.test, test, schema, meta | {"part": "test"})
-    return count_split(train, test, spec)
+    rows = pd.DataFrame({"row": held})
+    store.write_parquet(run.validation, rows, VALIDATION_SCHEMA, meta | {"part": "validation"})
+    return count_split(train, test, spec, held)
 
 
 @task(name="fit_preprocessing")

@@ -6,6 +6,7 @@ import pandas as pd
 from prefect import task
 
 from imbalance import store
+from imbalance.choices import METRICS
 from imbalance.config import RetrainConfig
 from imbalance.data import DataSpec
 from imbalance.evaluation import predictions_schema, variant_metrics
@@ -16,12 +17,19 @@ from imbalance.store import RunPaths
 
 @task(name="evaluate_variants")
 def evaluate_variants(
-    cfg: RetrainConfig, run: RunPaths, trained: list[TrainedVariant], spec: DataSpec
+    cfg: RetrainConfig,
+    run: RunPaths,
+    trained: list[TrainedVariant],
+    spec: DataSpec,
+    selection: dict,
+    reference: dict | None = None,
 ) -> dict:
     """Write predictions.parquet and metrics.json for the trained variants; return the metrics.
 
-    predictions.parquet has the test rows' 0/1 class (`label`) and each variant's
-    score, in test.parquet's row order (whose columns are the user's: no name clash).
+    Each variant is measured on the test part at the threshold chosen for it on the
+    validation rows (`selection`), beside its validation results: the test part only
+    reports. predictions.parquet has the test rows' 0/1 class (`label`) and each
+    variant's score, in test.parquet's row order (its columns are the user's: no clash).
     """
     y_true = spec.target(store.read_parquet(run.test, columns=[spec.label]))
     predictions = pd.DataFrame({LABEL: y_true})
@@ -29,16 +37,29 @@ def evaluate_variants(
     for item in trained:
         scores = store.read_parquet(run.scores(item.name))["score"].to_numpy()
         predictions[item.name] = scores
-        results[item.name] = variant_metrics(y_true, scores, cfg.threshold) | {
+        chosen = selection["configurations"][item.name]
+        results[item.name] = variant_metrics(y_true, scores, chosen["threshold"]) | {
+            "threshold": chosen["threshold"],
+            "threshold_why": chosen["why"],
+            "validation": {m: chosen[m] for m in METRICS},
+            "seeds": chosen["seeds"],
             "class_weight": item.class_weight,
             "train_seconds": item.train_seconds,
             "us_per_step": item.us_per_step,
             "final_loss": item.losses[-1],
         }
     names = [t.name for t in trained]
+    thresholds = {name: results[name]["threshold"] for name in names}
     store.write_parquet(
-        run.predictions, predictions, predictions_schema(names), {"threshold": cfg.threshold}
+        run.predictions, predictions, predictions_schema(names), {"thresholds": thresholds}
     )
-    metrics = {"threshold": cfg.threshold, "test_rows": len(predictions), "variants": results}
+    metrics = {
+        "threshold_policy": cfg.threshold_policy,
+        "test_rows": len(predictions),
+        "chosen": selection["candidate"],
+        "tuned_weight": selection["tuned_weight"],
+        "variants": results,
+        "reference": reference or {},
+    }
     store.write_json(run.metrics, metrics)
     return metrics

@@ -11,12 +11,14 @@ from imbalance.store import RunPaths
 
 
 @task(name="draw_plots")
-def draw_plots(cfg: RetrainConfig, run: RunPaths, metrics: dict) -> list[str]:
+def draw_plots(
+    cfg: RetrainConfig, run: RunPaths, metrics: dict, selection: dict | None = None
+) -> list[str]:
     """Write the run's charts as PNGs under plots/; return their paths relative to the run."""
     predictions = store.read_parquet(run.predictions)
     losses = {v: store.read_json(run.history(v))["loss"] for v in metrics["variants"]}
     written = []
-    for name, figure in run_figures(predictions, losses, metrics).items():
+    for name, figure in run_figures(predictions, losses, metrics, selection).items():
         path = store.write_bytes(run.plot(name), png_bytes(figure))
         written.append(path.relative_to(run.root).as_posix())
     return written

@@ -20,8 +20,9 @@ def write_report(
     decision: dict | None = None,
     plots: list[str] | None = None,
     data: dict | None = None,
+    selection: dict | None = None,
 ) -> str:
     """Write report.md into the run; return its markdown."""
-    text = render_report(run.run_id, cfg, counts, metrics, decision, plots, data)
+    text = render_report(run.run_id, cfg, counts, metrics, decision, plots, data, selection)
     store.write_text(run.report, text)
     return text

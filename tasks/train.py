@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from uuid import UUID
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 from prefect import get_run_logger, task
@@ -43,15 +44,19 @@ def train_models(
     members: list[Member],
     prep: Preprocessing,
     progress_id: UUID | None = None,
+    n_models: int | None = None,
 ) -> list[TrainedMember]:
     """Train `members` on the run's training split; return their weights and losses.
 
     The rows are preprocessed once here (`transform`: what the saved model's own
-    layers will do), and only the dense layers train, in the compiled loop.
+    layers will do), and only the dense layers train, in the compiled loop. Blind
+    members weigh the validation rows 0. `n_models`: the run's models in all (progress).
     """
     logger = get_run_logger()
     train = store.read_parquet(run.train)
     x, y = transform(train, prep), prep.spec.target(train).astype("float32")
+    ignore = np.zeros(len(train), dtype=bool)
+    ignore[store.read_parquet(run.validation)["row"].to_numpy()] = True
     total = cfg.epochs * len(members)
     names = ", ".join(m.name for m in members)
 
@@ -59,11 +64,11 @@ def train_models(
         if done == total or done % max(1, total // 5) == 0:
             logger.info("%s: %d of %d epochs", names, done, total)
         # Chunks may train at once (on a cluster): each counts under its first model's name.
-        overall = cfg.epochs * len(cfg.variants)
+        overall = cfg.epochs * (n_models or len(members))
         report_training_progress(progress_id, run, members[0].name, done, overall)
 
     logger.info("training %d models with the %s trainer: %s", len(members), cfg.trainer, names)
-    return train_members(cfg, x, y, members, on_epochs_done)
+    return train_members(cfg, x, y, members, on_epochs_done, ignore=ignore)
 
 
 @task(name="save_variant", task_run_name="save-{trained.name}")

@@ -4,13 +4,21 @@
 - `generator`: the tutorial's generated data, the default source.
 - `sources`: the user's files: a file, a folder, a glob or an fsspec URL (s3://...).
 - `checks`: the table checked and turned into a DataSpec, before anything trains.
-- `split`: train/test.
+- `split`: train/test, and the validation rows held out of the training part.
 - `preprocess`: the standardisation and one-hot statistics of the training part.
 
 Pure functions on frames and tables, no Prefect, no TensorFlow.
 """
 
 from imbalance.data.spec import DataError, DataSpec, Feature
-from imbalance.data.split import SplitCounts, count_split, split_frame
+from imbalance.data.split import SplitCounts, count_split, split_frame, validation_rows
 
-__all__ = ["DataError", "DataSpec", "Feature", "SplitCounts", "count_split", "split_frame"]
+__all__ = [
+    "DataError",
+    "DataSpec",
+    "Feature",
+    "SplitCounts",
+    "count_split",
+    "split_frame",
+    "validation_rows",
+]

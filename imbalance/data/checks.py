@@ -30,6 +30,14 @@ from imbalance.data.sources import SourceRead
 from imbalance.data.spec import DataError, DataSpec, Feature, Kind, Scalar, plain
 
 MAX_CATEGORIES = 1000  # a categorical column with more distinct values is refused (an id?)
+# The model computes in float32 and standardises with the variance, a square: values
+# beyond this would overflow it (float32 ends near 3.4e38).
+MAX_MAGNITUDE = 1e18
+# Names `imbalance predict` writes into its output: a feature so named could never be scored.
+RESERVED = ("score", "predicted_label")
+# A text column of which at least this share parses as numbers is a numeric column
+# with a typo, not a category.
+NUMERIC_SHARE = 0.95
 MIN_POSITIVES = 2  # fewer positive rows cannot be split into a training and a test part
 _SHOWN = 8  # values or columns a message lists before "..."
 
@@ -63,6 +71,17 @@ def check_table(source: SourceRead, cfg: RetrainConfig) -> tuple[pd.DataFrame, D
         )
     if not features:
         raise DataError(f"{where} has no column but the label {label!r}: no feature to learn from")
+    for name in features:
+        if not name.strip():
+            raise DataError(
+                f"{where} has a column without a name (a CSV written with its index?): "
+                "name it, or leave it out with --features"
+            )
+        if name in RESERVED:
+            raise DataError(
+                f"feature column {name!r} of {where} has a name `imbalance predict` writes: "
+                "rename it, or leave it out with --features"
+            )
     stray = [name for name in cfg.categorical if name not in features]
     if stray:
         what = "is the label" if stray[0] == label else "is not a feature"
@@ -201,6 +220,8 @@ def _kind(source: SourceRead, name: str, declared: Sequence[str]) -> Kind:
         )
     if name in declared:
         return "categorical"
+    if not numeric and _is_text(kind):
+        _refuse_numbers_with_typos(source, name, column)
     if declared and not numeric:
         raise DataError(
             f"feature column {name!r} of {source.uri} is not numeric ({kind}) but not declared "
@@ -221,6 +242,31 @@ def _check_numeric(source: SourceRead, name: str) -> None:
         f"numeric feature column {name!r} has {{n}} empty, NaN or infinite value(s)",
         "; fill or drop those rows, or leave the column out with --features",
     )
+    magnitude = pc.abs(pc.cast(column, pa.float64()))
+    _refuse_rows(
+        source,
+        pc.greater(magnitude, MAX_MAGNITUDE),
+        f"numeric feature column {name!r} has {{n}} value(s) beyond ±{MAX_MAGNITUDE:g}",
+        ", more than the model's float32 arithmetic can standardise; rescale the column",
+    )
+
+
+def _refuse_numbers_with_typos(source: SourceRead, name: str, column: pa.ChunkedArray) -> None:
+    """Refuse a text column that is numbers but for a few values: a typo, not a category."""
+    import pandas as pd
+
+    text = column.to_pandas()
+    present = text.notna() & (text.str.strip() != "")
+    parsed = pd.to_numeric(text.where(present), errors="coerce")
+    numbers = int(parsed.notna().sum())
+    total = int(present.sum())
+    if total and numbers < total and numbers >= NUMERIC_SHARE * total:
+        first = int((present & parsed.isna()).to_numpy().nonzero()[0][0])
+        raise DataError(
+            f"feature column {name!r} is numbers but for {total - numbers} value(s), the first "
+            f"{text.iloc[first]!r} at {source.locate(first)}; fix those, or declare the column "
+            "categorical with --categorical"
+        )
 
 
 def _check_categorical(source: SourceRead, name: str) -> None:

@@ -40,6 +40,7 @@ import pyarrow as pa
 
 from imbalance.data.spec import DataError
 
+S3_CLIENT_CONFIG = {"connect_timeout": 5, "read_timeout": 10, "retries": {"max_attempts": 1}}
 CSV = (".csv",)
 PARQUET = (".parquet", ".pq")
 _GLOB = re.compile(r"[*?\[]")
@@ -149,6 +150,10 @@ def _list(uri: str, shown: str, options: dict) -> tuple[Any, str, list[str]]:
     """Return (filesystem, root, the data files in sorted order) of `uri`."""
     from fsspec.core import url_to_fs
 
+    if uri.startswith(("s3://", "s3a://")):
+        # botocore waits 60 s per attempt for an endpoint that accepts and never
+        # answers, and retries: minutes before a user hears anything. Bounded here.
+        options = {"config_kwargs": S3_CLIENT_CONFIG} | options
     try:
         # A fresh filesystem each time: a cached one would keep an old listing of the
         # folder and the credentials of its first use.
@@ -391,6 +396,11 @@ def _user_message(exc: BaseException, where: str) -> str | None:
             f"cannot reach the storage endpoint {base} to read {where}: is it running, "
             "and is AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL right?"
         )
+    if isinstance(exc, boto.ConnectTimeoutError | boto.ReadTimeoutError):
+        return (
+            f"the storage endpoint did not answer in time while reading {where} "
+            f"({type(exc).__name__}): is it up, and is AWS_ENDPOINT_URL right?"
+        )
     if isinstance(exc, NotADirectoryError | IsADirectoryError):
         return f"cannot read {where}: {_first_line(exc)}"
     return None
@@ -406,4 +416,6 @@ def _boto_code(exc: BaseException) -> str:
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     line = text.splitlines()[0] if text else type(exc).__name__
+    # A binary file's bytes can reach a parser's message: keep the line printable.
+    line = "".join(c if c.isprintable() else "?" for c in line)
     return line if len(line) <= 200 else line[:197] + "..."

@@ -129,5 +129,15 @@ MISSING = ""
 
 
 def as_text(values: pd.Series) -> np.ndarray:
-    """Return a categorical column as the strings the model one-hot encodes (object array)."""
+    """Return a categorical column as the strings the model one-hot encodes (object array).
+
+    Whole numbers read as floats (a column of ints with one gap becomes float) are
+    written as ints, so 3 and 3.0 are one category whichever way a file was read.
+    """
+    import pandas as pd
+
+    if pd.api.types.is_float_dtype(values.dtype):
+        finite = values.dropna()
+        if len(finite) and bool((finite == finite.round()).all()) and finite.abs().max() < 2**53:
+            values = values.astype("Int64")
     return values.astype("string").fillna(MISSING).to_numpy(dtype=object)

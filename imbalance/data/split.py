@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from imbalance.config import RetrainConfig
@@ -18,6 +19,8 @@ class SplitCounts:
     train_minority: int
     test_rows: int
     test_minority: int
+    validation_rows: int = 0  # of the training part, held out for choosing
+    validation_minority: int = 0
 
 
 def split_frame(
@@ -52,11 +55,44 @@ def split_frame(
     return train, test
 
 
-def count_split(train: pd.DataFrame, test: pd.DataFrame, spec: DataSpec) -> SplitCounts:
-    """Return the row and minority counts of a split."""
+def count_split(
+    train: pd.DataFrame,
+    test: pd.DataFrame,
+    spec: DataSpec,
+    validation: np.ndarray | None = None,
+) -> SplitCounts:
+    """Return the row and minority counts of a split (and of the validation rows)."""
+    held = np.zeros(0, np.int64) if validation is None else validation
     return SplitCounts(
         train_rows=len(train),
         train_minority=int(spec.target(train).sum()),
         test_rows=len(test),
         test_minority=int(spec.target(test).sum()),
+        validation_rows=len(held),
+        validation_minority=int(spec.target(train.iloc[held]).sum()),
     )
+
+
+def validation_rows(train: pd.DataFrame, cfg: RetrainConfig, spec: DataSpec) -> np.ndarray:
+    """Return the sorted positions of the training part's rows held out for choosing.
+
+    A stratified share `cfg.validation_size` (the class ratio kept), drawn with the
+    split's seed. The final models still train on the whole training part; only the
+    models choices are made with are blind to these rows (`Member.blind`).
+    """
+    from sklearn.model_selection import train_test_split
+
+    labels = spec.target(train)
+    minority = int(labels.sum())
+    if minority < 2:
+        raise DataError(
+            f"the training split has {minority} minority row(s): at least 2 are needed to "
+            "hold some out for validation; more rows are needed"
+        )
+    _, held = train_test_split(
+        np.arange(len(train)),
+        test_size=cfg.validation_size,
+        random_state=cfg.split_seed,
+        stratify=labels,
+    )
+    return np.sort(held)

@@ -114,6 +114,8 @@ def train_batched(
     shuffle: bool = True,
     on_epochs_done: Callable[[int], None] | None = None,
     max_members: int | None = None,
+    ignore: np.ndarray | None = None,
+    blind: Sequence[bool] | None = None,
 ) -> BatchResult:
     """Return each member's trained weights, Adam state and epoch losses.
 
@@ -123,6 +125,11 @@ def train_batched(
     that model, compiled with binary cross-entropy and Adam(`learning_rate`), for
     the same `epochs`, `batch_size`, `shuffle` and `seed`, to float32 rounding.
     At most `max_members` (default: the memory budget's share) train per call.
+
+    Members k with `blind[k]` never learn from the rows where `ignore` is true (they
+    weigh 0 for them: `train_fused(..., ignore=...)`); the others learn from all. So
+    models for choosing (blind to a validation part) and final models (trained on all
+    rows) train together, on the same batches, in one compiled loop.
     """
     load_keras()
     import tensorflow as tf
@@ -168,6 +175,15 @@ def train_batched(
             for cw in class_weights
         ]
     )
+    if ignore is not None:
+        # Ignored rows get labels of their own, which blind members weigh 0: the
+        # compiled loop is unchanged (a gather of the table by label index).
+        ignored = np.asarray(ignore, bool)
+        if ignored.shape != (len(labels),):
+            raise ValueError(f"ignore must hold one flag per row, got shape {ignored.shape}")
+        sees = ~np.asarray(blind if blind is not None else [True] * n_members, bool)
+        label_index = label_index + len(present) * ignored
+        table = np.concatenate([table, table * sees[:, None].astype(np.float32)], axis=1)
 
     # Stacked state, (n_calls * per_call, ...) per weight; rows past K are padding.
     padded = n_calls * per_call

@@ -86,11 +86,14 @@ def train_fused(
     seed: int = 0,
     on_epochs_done: Callable[[int], None] | None = None,
     programs: Programs | None = None,
+    ignore: np.ndarray | None = None,
 ) -> list[float]:
     """Return each epoch's loss as `model.fit` reports it, after training `model` in place.
 
     `programs` keeps the compiled loop for the caller's next model of the same kind
-    (default: compiled for this call only).
+    (default: compiled for this call only). Rows where `ignore` is true weigh 0: the
+    model never learns from them (a validation part), whose batches are otherwise
+    those of the whole `x`.
 
     With `shuffle=False` this computes what `model.fit(x, y, epochs=epochs,
     batch_size=batch_size, class_weight=class_weight, shuffle=False)` computes: the
@@ -121,11 +124,14 @@ def train_fused(
     y_all = tf.convert_to_tensor(np.asarray(y, dtype=np.float32))
     # Unweighted rows weigh exactly 1: the loss is the same (x * 1.0 == x), and every
     # variant can share one compiled program.
-    w_all = tf.convert_to_tensor(
+    weights = (
         np.ones(n_rows, dtype=np.float32)
         if class_weight is None
         else class_weights_per_row(y, class_weight)
     )
+    if ignore is not None:
+        weights = np.where(np.asarray(ignore, bool), np.float32(0), weights)
+    w_all = tf.convert_to_tensor(weights)
     if not model.optimizer.built:
         model.optimizer.build(model.trainable_variables)
 

@@ -120,13 +120,24 @@ def train_with_fit(
     shuffle: bool = True,
     seed: int = 0,
     on_epochs_done: Callable[[int], None] | None = None,
+    ignore: np.ndarray | None = None,
 ) -> list[float]:
     """Train `model` in place with `model.fit`; return the loss of each epoch.
 
     One whole epoch per `steps_per_execution` call: the same updates as the
     tutorial's plain fit, with far fewer Python round trips (FACTS.md: 4x faster).
-    fit's shuffles follow the global seed, so fits in threads take turns.
+    fit's shuffles follow the global seed, so fits in threads take turns. Rows where
+    `ignore` is true weigh 0 (as sample weights, the class weights folded in).
     """
+    sample_weight = None
+    if ignore is not None:
+        from imbalance.model.fused import class_weights_per_row
+
+        weights = np.ones(len(x), np.float32)
+        if class_weight is not None:
+            weights = class_weights_per_row(y, class_weight)
+        sample_weight = np.where(np.asarray(ignore, bool), np.float32(0), weights)
+        class_weight = None
     keras = load_keras()
     steps_per_epoch = max(1, -(-len(x) // batch_size))
     model.compile(
@@ -150,6 +161,7 @@ def train_with_fit(
             epochs=epochs,
             batch_size=batch_size,
             class_weight=class_weight,
+            sample_weight=sample_weight,
             shuffle=shuffle,
             callbacks=callbacks,
             verbose=0,

@@ -19,11 +19,16 @@ from imbalance.data.preprocess import Preprocessing
 
 @dataclass(frozen=True)
 class Member:
-    """One model to train: its name, its class weights, the seed of its initial weights."""
+    """One model to train: its name, its class weights, the seed of its initial weights.
+
+    A `blind` member never learns from the rows the trainer is told to ignore (the
+    validation part): it is one of the models choices are made with.
+    """
 
     name: str
     class_weight: dict[int, float] | None
     seed: int
+    blind: bool = False
 
 
 @dataclass(frozen=True)
@@ -65,6 +70,7 @@ def train_members(
     y: np.ndarray,
     members: Sequence[Member],
     on_epochs_done: Callable[[int], None] | None = None,
+    ignore: np.ndarray | None = None,
 ) -> list[TrainedMember]:
     """Return `members` trained on (x, y) with `cfg.trainer`; `on_epochs_done(e)` per call.
 
@@ -73,16 +79,19 @@ def train_members(
     `fit` one after another with Keras's `model.fit`. Each member's batches follow
     `cfg.train_seed`, so a member is the same model whichever trainer and whatever
     else trains beside it (to float32 rounding: see imbalance/model/batched.py).
-    `on_epochs_done` gets the epochs done summed over members.
+    `on_epochs_done` gets the epochs done summed over members. Blind members weigh
+    the rows where `ignore` is true 0, in every trainer alike.
     """
     if not members:
         return []
+    if ignore is None or not any(m.blind for m in members):
+        ignore = None
     if cfg.trainer == "batched":
-        return _train_batched(cfg, x, y, members, on_epochs_done)
-    return _train_one_by_one(cfg, x, y, members, on_epochs_done)
+        return _train_batched(cfg, x, y, members, on_epochs_done, ignore)
+    return _train_one_by_one(cfg, x, y, members, on_epochs_done, ignore)
 
 
-def _train_batched(cfg, x, y, members, on_epochs_done) -> list[TrainedMember]:
+def _train_batched(cfg, x, y, members, on_epochs_done, ignore) -> list[TrainedMember]:
     from imbalance.model.batched import train_batched
 
     marks: list[tuple[float, int]] = []
@@ -105,6 +114,8 @@ def _train_batched(cfg, x, y, members, on_epochs_done) -> list[TrainedMember]:
         learning_rate=cfg.learning_rate,
         seed=cfg.train_seed,
         on_epochs_done=progress,
+        ignore=ignore,
+        blind=[m.blind for m in members],
     )
     seconds = round(time.perf_counter() - started, 3)
     per_step = steady_us_per_step(marks, _steps_per_epoch(len(x), cfg.batch_size))
@@ -125,7 +136,7 @@ def _train_batched(cfg, x, y, members, on_epochs_done) -> list[TrainedMember]:
     ]
 
 
-def _train_one_by_one(cfg, x, y, members, on_epochs_done) -> list[TrainedMember]:
+def _train_one_by_one(cfg, x, y, members, on_epochs_done, ignore) -> list[TrainedMember]:
     from imbalance.model.fused import Programs, train_fused
     from imbalance.model.network import adam_state, build_model, train_with_fit
 
@@ -153,6 +164,7 @@ def _train_one_by_one(cfg, x, y, members, on_epochs_done) -> list[TrainedMember]
             shuffle=True,
             seed=cfg.train_seed,
             on_epochs_done=progress,
+            ignore=ignore if member.blind else None,
             **options,
         )
         momentums, velocities, iterations = adam_state(model)

@@ -78,8 +78,8 @@ def test_an_empty_value_is_named_with_its_row(artifacts, cli, out_dir, tmp_path)
 @pytest.mark.parametrize(
     ("name", "content", "message"),
     [
-        ("rows.parquet", b"this is not parquet", "cannot read it as parquet"),
-        ("rows.csv", b"", "cannot read it as csv"),
+        ("rows.parquet", b"this is not parquet", "is not a readable Parquet file"),
+        ("rows.csv", b"", "is not a readable CSV file"),
         ("rows.csv", b"x1,x2\n", "no rows to score"),
         ("rows.txt", b"x1,x2\n1,2\n", "unsupported file type '.txt'"),
     ],
@@ -147,3 +147,25 @@ def test_a_run_without_a_recorded_choice_needs_a_variant(
     features.to_parquet(source)
     err = _refused(cli, out_dir, source, "--run", run.run_id, "--artifacts-dir", artifacts)
     assert "records no chosen variant: pass --variant" in err
+
+
+def test_the_output_may_not_replace_the_input_or_a_run_file(artifacts, cli, features, tmp_path):
+    source = tmp_path / "rows.parquet"
+    features.to_parquet(source)
+    before = source.read_bytes()
+    status, _, err = cli("predict", source, "-o", source, "--artifacts-dir", artifacts)
+    assert status == 2 and "is the input" in err and source.read_bytes() == before
+    inside = artifacts / "runs" / "scores.parquet"
+    status, _, err = cli("predict", source, "-o", inside, "--artifacts-dir", artifacts)
+    assert status == 2 and "inside the artifacts folder" in err and not inside.exists()
+
+
+def test_times_or_booleans_for_a_numeric_feature_are_refused(artifacts, cli, out_dir, tmp_path):
+    import pandas as pd
+
+    source = tmp_path / "rows.parquet"
+    pd.DataFrame({"x1": pd.to_datetime(["2026-01-01", "2026-01-02"]), "x2": [1.0, 2.0]}).to_parquet(
+        source
+    )
+    err = _refused(cli, out_dir, source, "--artifacts-dir", artifacts)
+    assert "column x1 holds datetime64" in err

@@ -244,6 +244,29 @@ REFUSALS = {
         {},
         ["'tags'", "of type list<", "--features"],
     ),
+    "beyond float32's reach": (
+        rows("1e300,3,south,No"),
+        {},
+        ["'balance' has 1 value(s) beyond ±1e+18", "row 7 (line 8)", "rescale"],
+    ),
+    "a typo in a numeric column": (
+        rows(*[f"{2e4 + i},{i},south,No" for i in range(30)], "2.5e4,12a,south,No"),
+        {},
+        ["'visits' is numbers but for 1 value(s)", "'12a' at", "row 37 (line 38)"],
+    ),
+    "a column without a name": (
+        ",".join(["", HEADER]).rstrip("\n")
+        + "\n"
+        + "\n".join(f"{i},{line}" for i, line in enumerate(rows().splitlines()[1:]))
+        + "\n",
+        {},
+        ["a column without a name", "index"],
+    ),
+    "a feature named as predict's output": (
+        rows().replace("visits", "score"),
+        {},
+        ["'score'", "`imbalance predict` writes"],
+    ),
     "a label of dates": (
         pa.table({"x": [1.0, 2.0], "churned": [dt.date(2024, 1, 1), dt.date(2024, 1, 2)]}),
         {},

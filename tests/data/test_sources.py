@@ -357,3 +357,37 @@ def test_an_endpoint_that_does_not_answer_is_one_line(s3, monkeypatch):
     with pytest.raises(DataError) as exc:
         read_source("s3://imbalance-data/customers.parquet")
     assert_one_line(exc, "cannot reach", f"http://127.0.0.1:{port}", "AWS_ENDPOINT_URL")
+
+
+def test_an_endpoint_that_never_answers_is_one_line_not_a_hang(monkeypatch, tmp_path):
+    # A socket that accepts and says nothing: botocore would wait 60 s per attempt.
+    import socket
+    import threading
+
+    import s3fs
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(16)
+    held = []
+    threading.Thread(target=lambda: held.extend(server.accept() for _ in range(16)),
+                     daemon=True).start()  # fmt: skip
+    endpoint = f"http://127.0.0.1:{server.getsockname()[1]}"
+    for name, value in {
+        "AWS_ENDPOINT_URL": endpoint,
+        "AWS_ACCESS_KEY_ID": "key",
+        "AWS_SECRET_ACCESS_KEY": "secret",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "AWS_CONFIG_FILE": str(tmp_path / "none"),
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setattr(s3fs.S3FileSystem, "retries", 1)  # s3fs's own retries: 5
+    quick = {
+        "config_kwargs": {"connect_timeout": 1, "read_timeout": 1, "retries": {"max_attempts": 1}}
+    }
+    with pytest.raises(DataError) as refused:
+        read_source("s3://bucket/key.parquet", storage_options=quick)
+    message = str(refused.value)
+    assert "did not answer in time" in message and len(message.splitlines()) == 1
+    server.close()

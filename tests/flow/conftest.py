@@ -8,7 +8,9 @@ from imbalance.config import RetrainConfig
 
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
-TINY = {"n_samples": 5_000, "epochs": 2}
+# Two swept weights (1 and 500, plus the balanced one) and two seeds: every kind of
+# model a run trains, 18 of them rather than the default 40.
+TINY = {"n_samples": 5_000, "epochs": 2, "sweep_points": 2, "n_seeds": 2}
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -21,7 +23,7 @@ def prefect_server():
 
 @pytest.fixture(scope="session")
 def tiny() -> dict:
-    """A config small enough for a flow test: 5,000 rows, 2 epochs."""
+    """A config small enough for a flow test: 5,000 rows, 2 epochs, 18 models."""
     return dict(TINY)
 
 

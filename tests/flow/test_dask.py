@@ -21,7 +21,8 @@ from imbalance.config import RetrainConfig
 from imbalance.store import ArtifactStore, RunPaths
 
 pytestmark = [pytest.mark.slow, pytest.mark.dask]
-SMALL = {"n_samples": 3_000, "epochs": 2, "stratify": True}
+# No sweep, one seed: the three variants and their blind twins, six models.
+SMALL = {"n_samples": 3_000, "epochs": 2, "stratify": True, "sweep_points": 0, "n_seeds": 1}
 VARIANTS = ["baseline", "balanced", "manual"]
 
 
@@ -68,7 +69,7 @@ def test_a_run_on_two_workers_equals_the_run_on_threads(cluster, on_threads, tmp
     _same_models(run, on_threads)
     assert store.read_json(run.manifest)["trained_on"] == {
         "dask": client.scheduler.address,
-        "tasks": 3,
+        "tasks": 6,
     }
 
 
@@ -80,7 +81,7 @@ def test_a_worker_killed_while_it_trains_is_replaced_and_the_run_is_the_same(
 
     def run() -> None:
         try:
-            result["run"] = _run_on(client.scheduler.address, tmp_path)  # 2 tasks: 2 + 1 models
+            result["run"] = _run_on(client.scheduler.address, tmp_path)  # 2 tasks: 3 + 3 models
         except BaseException as exc:  # noqa: BLE001 - reported by the test below
             result["error"] = exc
 

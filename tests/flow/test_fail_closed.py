@@ -20,8 +20,12 @@ from imbalance.store import ArtifactStore, RunPaths
 
 pytestmark = pytest.mark.slow
 
-WEAK = {"variants": ["baseline"], "epochs": 1, "learning_rate": 1e-6}
-STRONG = {"variants": ["manual"], "epochs": 3, "learning_rate": 0.01}
+# One configuration each, no sweep: the champion is the baseline, the candidate manual.
+ONE = {"sweep_points": 0, "n_seeds": 1}
+WEAK = ONE | {"variants": ["baseline"], "epochs": 1, "learning_rate": 1e-6}
+# The tiny data has ~12 positive validation rows: the gate is let compare on them here,
+# the evidence being overwhelming (a trained model against an untrained one).
+STRONG = ONE | {"variants": ["manual"], "epochs": 3, "learning_rate": 0.01, "min_positives": 5}
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +64,7 @@ def _damage(kind: str, artifacts: ArtifactStore) -> str:
         manifest = store.read_json(run.manifest)
         manifest["files"][f"models/{model.name}"] = store.file_digest(model)
         store.write_json(run.manifest, manifest)
-        return "cannot be scored on this run's test rows"
+        return "cannot be scored on this run's rows"
     if kind == "garbled-manifest":
         RunPaths(model.parent.parent).manifest.write_text("{ garbled")
         return "its run's manifest is unreadable"
@@ -110,3 +114,17 @@ def test_a_garbled_latest_file_is_rebuilt_by_the_next_run(weak_champion, tmp_pat
     run = RunPaths(Path(retrain(cfg)))
     assert store.read_json(artifacts.latest_file)["run_id"] == run.run_id
     assert artifacts.state_problems() == []
+
+
+def test_a_smoke_run_cannot_replace_the_champion_without_evidence(weak_champion, tmp_path, tiny):
+    # A small, quick run whose point estimate beats an untrained champion: on a dozen
+    # positive validation rows the gate will not tell, and says so.
+    artifacts = _copy(weak_champion, tmp_path)
+    before = artifacts.champion_file.read_bytes()
+    smoke = tiny | ONE | {"variants": ["manual"], "epochs": 3, "learning_rate": 0.01}
+    run = RunPaths(Path(retrain(RetrainConfig(**smoke, artifacts_dir=str(artifacts.root)))))
+    decision = store.read_json(run.manifest)["champion"]
+    assert decision["promoted"] is False
+    assert "fewer than the 30 a comparison needs" in decision["reason"]
+    assert decision["interval"][0] <= decision["improvement"] <= decision["interval"][1]
+    assert artifacts.champion_file.read_bytes() == before

@@ -22,16 +22,19 @@ EXPECTED_FILES = {
     "data/dataset.parquet",
     "data/train.parquet",
     "data/test.parquet",
+    "data/validation.parquet",
     "weights.json",
+    "selection.json",
     "metrics.json",
     "report.md",
     "predictions.parquet",
-    *(f"models/{v}.keras" for v in VARIANTS),
-    *(f"models/{v}.history.json" for v in VARIANTS),
+    *(f"models/{v}.keras" for v in [*VARIANTS, "tuned"]),
+    *(f"models/{v}.history.json" for v in [*VARIANTS, "tuned"]),
     "plots/roc.png",
     "plots/pr.png",
     "plots/loss.png",
-    *(f"plots/confusion-{v}.png" for v in VARIANTS),
+    "plots/sweep.png",
+    *(f"plots/confusion-{v}.png" for v in [*VARIANTS, "tuned"]),
 }
 
 
@@ -43,8 +46,12 @@ def two_runs(tmp_path_factory, tiny):
     in_parallel = retrain.with_options(task_runner=ThreadPoolTaskRunner(max_workers=4))
     first = RunPaths(Path(one_thread(cfg)))
     second = RunPaths(Path(one_thread(cfg)))
-    # One model per task, the three tasks in four threads, each with the fused trainer.
-    by_model = cfg.model_copy(update={"trainer": "fused", "models_per_task": 1})
+    # One model per task in four threads, each with the fused trainer: the three
+    # variants and their blind twins of the train seed (no sweep, one seed: the same
+    # models as the batched run's of those, fewer of them to train one at a time).
+    by_model = cfg.model_copy(
+        update={"trainer": "fused", "models_per_task": 1, "sweep_points": 0, "n_seeds": 1}
+    )
     parallel = RunPaths(Path(in_parallel(by_model)))
     return cfg, first, second, parallel
 
@@ -72,7 +79,7 @@ def test_parquet_files_have_their_schema_and_row_counts(two_runs):
     assert pq.read_metadata(run.train).num_rows == 4_000
     assert pq.read_metadata(run.test).num_rows == 1_000
     schema = pq.read_schema(run.predictions)
-    assert schema.names == ["label", *VARIANTS]
+    assert schema.names == ["label", *VARIANTS, "tuned"]
     assert all(schema.field(v).type == pa.float32() for v in VARIANTS)
 
 

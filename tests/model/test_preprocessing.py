@@ -80,3 +80,19 @@ def test_the_saved_model_scores_raw_rows_as_its_dense_layers_score_transformed_o
     np.testing.assert_allclose(score(loaded, new, SPEC), expected, atol=1e-6)
     assert int(loaded.optimizer.iterations.numpy()) == trained.iterations > 0
     assert [i.dtype.kind for i in model_inputs(new, SPEC)] == ["f", "U", "f", "f", "U"]
+
+
+def test_a_category_reads_the_same_however_the_file_stored_it(tmp_path):
+    from cli.predict import read_rows
+    from imbalance.data.spec import as_text
+
+    # Whole numbers read as floats (one gap turns a CSV's int column into floats).
+    assert list(as_text(pd.Series([3, 1]))) == ["3", "1"]
+    assert list(as_text(pd.Series([3.0, 1.0, np.nan]))) == ["3", "1", ""]
+    assert list(as_text(pd.Series([0.5, 1.0]))) == ["0.5", "1.0"]
+    # `predict` parses as training does: the text "NA" is a category, not a gap.
+    source = tmp_path / "rows.csv"
+    source.write_text("kind,zone\nNA,1\nA,\n")
+    rows = read_rows(source)
+    assert list(as_text(rows["kind"])) == ["NA", "A"]
+    assert list(as_text(rows["zone"])) == ["1", ""]

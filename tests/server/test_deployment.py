@@ -266,6 +266,8 @@ def test_the_nightly_deployment_has_its_schedule_pool_limit_and_form(stack):
     assert manual["enforce_parameter_schema"] is True
     assert manual["parameter_openapi_schema"]["additionalProperties"] is False
     assert manual["job_variables"]["stream_output"] is False
+    # A run from the UI's form is an experiment unless its author says otherwise.
+    assert manual["parameters"]["cfg"] == {"promote": False}
 
 
 def test_a_run_started_like_the_run_button_completes_and_shows_its_results(stack, worker, tmp_path):
@@ -296,15 +298,16 @@ def test_a_run_started_like_the_run_button_completes_and_shows_its_results(stack
     report = by_key[REPORT_KEY]["data"]
     # report.md, with its plots inline: the UI's browser cannot open the run folder.
     assert report == report_with_inline_plots(RunPaths(run_dir))
-    assert report.count("](data:image/png;base64,") == 6 and "](plots/" not in report
+    # roc, pr, loss, the sweep, a confusion matrix per variant (tuned included)
+    assert report.count("](data:image/png;base64,") == 8 and "](plots/" not in report
     assert latest_report["data"] == by_key[REPORT_KEY]["data"]
     rows = by_key[METRICS_KEY]["data"]
     rows = json.loads(rows) if isinstance(rows, str) else rows
-    assert [row["variant"] for row in rows] == VARIANTS
+    assert [row["variant"] for row in rows] == [*VARIANTS, "tuned"]
     assert all(list(row) == TABLE_COLUMNS for row in rows)
     assert all(row["tn"] + row["fp"] + row["fn"] + row["tp"] == 1000 for row in rows)
     assert run_dir.as_uri() in by_key[RUN_DIR_KEY]["data"]
-    for variant in VARIANTS:
+    for variant in [*VARIANTS, "tuned"]:
         assert (run_dir / "models" / f"{variant}.keras").as_uri() in by_key[
             f"retrain-model-{variant}"
         ]["data"]

@@ -20,7 +20,7 @@ from proc_env import processes_with
 
 pytestmark = [pytest.mark.slow, pytest.mark.server]
 
-TINY = {"n_samples": 5_000, "epochs": 2}
+TINY = {"n_samples": 5_000, "epochs": 2, "sweep_points": 2, "n_seeds": 2}
 SERVER_LINE = re.compile(r"Starting a temporary Prefect server on http://127\.0\.0\.1:(\d+)")
 
 

@@ -96,7 +96,7 @@ def test_the_report_sentence_gives_both_scores_and_the_outcome():
     incumbent = _incumbent(0.25, recorded_metric="pr_auc", recorded_score=0.27)
     decision = decide(NEW_RUN, _metrics(manual=0.2), "pr_auc", 0.0, incumbent)
     text = describe_decision(decision)
-    assert "manual, pr_auc 0.2000" in text
+    assert "manual, validation pr_auc 0.2000" in text
     assert "20260101T000000Z-old/balanced" in text and "pr_auc 0.2500" in text
     assert "0.2700" in text
     assert text.count("Not promoted") == 1
@@ -150,7 +150,8 @@ def test_a_champion_whose_run_is_gone_is_reported_not_raised(tmp_path):
     artifacts.set_champion({"run_id": "20260101T000000Z-gone", "variant": "balanced"})
     run = artifacts.start_run(NEW_RUN)
     test = pd.DataFrame({"x1": [0.1, 0.2], "x2": [0.3, 0.4], "label": [0, 1]})
-    store.write_parquet(run.test, test, DATASET_SCHEMA, {})
+    store.write_parquet(run.train, test, DATASET_SCHEMA, {})
+    pd.DataFrame({"row": [0, 1]}).to_parquet(run.validation)
     incumbent = score_champion.fn(cfg, run, GENERATOR_SPEC)
     assert incumbent["score"] is None
     assert "20260101T000000Z-gone" in incumbent["error"]
@@ -161,3 +162,47 @@ def test_no_champion_means_nothing_to_score(tmp_path):
     cfg = RetrainConfig(artifacts_dir=str(tmp_path))
     run = ArtifactStore(tmp_path).start_run(NEW_RUN)
     assert score_champion.fn(cfg, run, GENERATOR_SPEC) is None
+
+
+def _compared(low: float, high: float, positives: int = 100) -> dict:
+    comparison = {
+        "metric": "pr_auc",
+        "candidate": 0.5,
+        "incumbent": 0.4,
+        "difference": (low + high) / 2,
+        "low": low,
+        "high": high,
+        "confidence": 0.95,
+        "resamples": 1000,
+        "positives": positives,
+        "rows": 20_000,
+    }
+    return _incumbent(0.4, threshold=0.5, comparison=comparison)
+
+
+@pytest.mark.parametrize(
+    ("low", "high", "positives", "min_improvement", "promoted", "says"),
+    [
+        (0.02, 0.18, 100, 0.0, True, "beats the champion"),
+        (-0.01, 0.21, 100, 0.0, False, "no evidence it beats"),  # the interval holds 0
+        (0.02, 0.18, 100, 0.05, False, "by more than 0.05"),  # evidence, not of enough
+        (0.02, 0.18, 6, 0.0, False, "6 positive validation row(s), fewer than the 30"),
+    ],
+)
+def test_the_gate_needs_an_interval_clear_of_the_bar_on_enough_positives(
+    low, high, positives, min_improvement, promoted, says
+):
+    # A smoke run whose point estimate is higher cannot replace a champion on noise.
+    incumbent = _compared(low, high, positives)
+    decision = decide(
+        NEW_RUN, _metrics(manual=0.9), "pr_auc", min_improvement, incumbent, min_positives=30
+    )
+    assert decision["promoted"] is promoted
+    assert says in decision["reason"]
+    assert decision["interval"] == [low, high]
+    assert "95% interval" in describe_decision(decision)
+
+
+def test_a_run_not_eligible_is_never_promoted_not_even_the_first():
+    decision = decide(NEW_RUN, _metrics(manual=0.9), "pr_auc", 0.0, None, eligible=False)
+    assert not decision["promoted"] and "not eligible" in decision["reason"]

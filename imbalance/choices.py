@@ -1,0 +1,203 @@
+"""What a run trains and how it chooses: the members, then thresholds, weight, variant.
+
+One batched training serves both purposes (`plan_members`):
+
+- *final* members, one per variant plus one per swept minority weight, train on the
+  whole training part with `train_seed`: the models that are saved and tested;
+- *blind* members, the same configurations from `n_seeds` seeds, never learn from
+  the validation rows (`Member.blind`): the models choices are made with.
+
+`choose` then scores the blind members on the validation rows and decides, per
+configuration, a threshold (the configured policy) and the mean ± standard deviation
+over seeds of each metric; the swept weight with the best mean validation PR AUC
+becomes the `tuned` variant; the variant with the best mean `selection_metric` is
+the run's candidate. The final model of a configuration then gets the threshold its
+`train_seed` blind twin was given, as scikit-learn's TunedThresholdClassifierCV
+refits with a threshold chosen on held-out rows. Nothing here sees the test part.
+Pure functions of arrays and config: no Prefect, no TensorFlow.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from imbalance.config import RetrainConfig
+from imbalance.evaluation import variant_metrics
+from imbalance.model.training import Member, TrainedMember
+from imbalance.selection import choose_threshold, dense_scores, minority_weights, spread
+from imbalance.variants import VARIANTS, class_weight_for
+
+TUNED = "tuned"
+SEED_MARK = "@"  # a blind member's name: its configuration, "@", its seed
+METRICS = ("pr_auc", "roc_auc", "precision", "recall", "f1")
+
+
+def sweep_name(weight: float) -> str:
+    return f"w={weight:g}"
+
+
+def sweep_weights(cfg: RetrainConfig, weights: dict[str, dict[int, float]]) -> list[float]:
+    """Return the minority weights to sweep (class 0 weighs 1): log-spaced, plus balanced's."""
+    if cfg.sweep_points == 0:
+        return []
+    balanced = weights["balanced"]
+    return minority_weights(max(2, cfg.sweep_points), extra=[balanced[1] / balanced[0]])
+
+
+def seeds(cfg: RetrainConfig) -> list[int]:
+    return [cfg.train_seed + i for i in range(cfg.n_seeds)]
+
+
+def plan_members(cfg: RetrainConfig, weights: dict[str, dict[int, float]]) -> list[Member]:
+    """Return every model the run trains: final members first, then the blind ones."""
+    configurations: list[tuple[str, dict[int, float] | None]] = [
+        (name, class_weight_for(VARIANTS[name], weights)) for name in cfg.variants
+    ]
+    configurations += [(sweep_name(w), {0: 1.0, 1: w}) for w in sweep_weights(cfg, weights)]
+    final = [Member(name, cw, cfg.train_seed) for name, cw in configurations]
+    blind = [
+        Member(f"{name}{SEED_MARK}{seed}", cw, seed, blind=True)
+        for name, cw in configurations
+        for seed in seeds(cfg)
+    ]
+    return final + blind
+
+
+def choose(
+    cfg: RetrainConfig,
+    trained: Sequence[TrainedMember],
+    x_validation: np.ndarray,
+    y_validation: np.ndarray,
+) -> dict[str, Any]:
+    """Return the run's choices, made on the validation rows by the blind members.
+
+    {"configurations": {name: {"threshold", "why", "class_weight", metric: [mean, std]}},
+     "sweep": [{"weight", "pr_auc": [mean, std], "recall": [...], "precision": [...]}],
+     "tuned_weight": w or None, "variants": the final variants in order (tuned last),
+     "candidate": the chosen variant, "metric": cfg.selection_metric,
+     "candidate_scores": its train_seed blind member's validation scores,
+     "candidate_threshold": that member's threshold, "rows", "positives"}
+    """
+    y = np.asarray(y_validation).astype(int)
+    runs: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for member in trained:
+        if SEED_MARK not in member.name:
+            continue
+        name, seed = member.name.rsplit(SEED_MARK, 1)
+        scores = dense_scores(member.weights, x_validation)
+        threshold = choose_threshold(
+            y, scores, cfg.threshold_policy, cfg.threshold_target, cfg.threshold
+        )
+        measured = variant_metrics(y, scores, threshold.threshold)
+        runs[name].append(
+            {
+                "seed": int(seed),
+                "threshold": threshold,
+                "metrics": measured,
+                "scores": scores,
+                "class_weight": member.class_weight,
+            }
+        )
+    configurations = {name: _summary(cfg, items) for name, items in runs.items()}
+    sweep = sorted(
+        (
+            {"weight": float(c["class_weight"][1])}
+            | {m: c[m] for m in ("pr_auc", "recall")}
+            | {"precision": c["precision"], "name": name}
+            for name, c in configurations.items()
+            if name.startswith("w=")
+        ),
+        key=lambda point: point["weight"],
+    )
+    tuned_weight = None
+    variants = [v for v in cfg.variants if v in configurations]
+    if sweep:
+        # The best mean validation PR AUC; a tie goes to the smaller weight (listed first).
+        best = max(sweep, key=lambda point: point["pr_auc"][0])
+        tuned_weight = best["weight"]
+        configurations[TUNED] = configurations[best["name"]]
+        variants.append(TUNED)
+    metric = cfg.selection_metric
+    # The highest mean on validation; the first listed wins a tie.
+    candidate = max(variants, key=lambda v: configurations[v][metric][0])
+    source = sweep_name(tuned_weight) if candidate == TUNED else candidate
+    own = next(r for r in runs[source] if r["seed"] == cfg.train_seed)
+    return {
+        "configurations": configurations,
+        "sweep": sweep,
+        "tuned_weight": tuned_weight,
+        "variants": variants,
+        "candidate": candidate,
+        "metric": metric,
+        "candidate_scores": own["scores"],
+        "candidate_threshold": own["threshold"].threshold,
+        "rows": int(len(y)),
+        "positives": int(y.sum()),
+    }
+
+
+def _summary(cfg: RetrainConfig, items: list[dict[str, Any]]) -> dict[str, Any]:
+    """Return one configuration's threshold (its train_seed run's) and its metrics' spread."""
+    own = next(r for r in items if r["seed"] == cfg.train_seed)
+    summary: dict[str, Any] = {
+        "threshold": own["threshold"].threshold,
+        "why": own["threshold"].why,
+        "class_weight": own["class_weight"],
+        "seeds": sorted(r["seed"] for r in items),
+    }
+    for metric in METRICS:
+        values = [r["metrics"][metric] for r in items if r["metrics"][metric] is not None]
+        summary[metric] = list(spread(values)) if values else [None, None]
+    return summary
+
+
+def final_members(selection: dict[str, Any], trained: Sequence[TrainedMember]) -> list:
+    """Return the final members to save, renamed: the variants, and `tuned` if swept."""
+    by_name = {t.name: t for t in trained if SEED_MARK not in t.name}
+    finals = []
+    for name in selection["variants"]:
+        source = sweep_name(selection["tuned_weight"]) if name == TUNED else name
+        member = by_name[source]
+        finals.append(member if name == source else _renamed(member, name))
+    return finals
+
+
+def _renamed(member: TrainedMember, name: str) -> TrainedMember:
+    from dataclasses import replace
+
+    return replace(member, name=name)
+
+
+def logistic_references(
+    cfg: RetrainConfig,
+    weights: dict[str, dict[int, float]],
+    fit: tuple[np.ndarray, np.ndarray],
+    validation: tuple[np.ndarray, np.ndarray],
+    test: tuple[np.ndarray, np.ndarray],
+) -> dict[str, dict[str, Any]]:
+    """Return, per variant's class weights, a logistic regression's test metrics.
+
+    What a practitioner would try first: scikit-learn's LogisticRegression on the same
+    (preprocessed) rows the blind models learn from, its threshold chosen on the
+    validation rows by the same policy, measured on the test part. If the network does
+    not beat it, the report shows that it has not earned its place.
+    """
+    from imbalance.selection import logistic_reference
+
+    results = {}
+    for name in cfg.variants:
+        class_weight = class_weight_for(VARIANTS[name], weights)
+        scorer = logistic_reference(*fit, class_weight, seed=cfg.train_seed)
+        y_val = np.asarray(validation[1]).astype(int)
+        threshold = choose_threshold(
+            y_val, scorer(validation[0]), cfg.threshold_policy, cfg.threshold_target, cfg.threshold
+        ).threshold
+        measured = variant_metrics(np.asarray(test[1]).astype(int), scorer(test[0]), threshold)
+        results[name] = {"threshold": threshold, "class_weight": class_weight} | {
+            m: measured[m] for m in METRICS
+        }
+    return results

@@ -1,0 +1,55 @@
+"""Task: the run's choices on the validation rows (thresholds, the tuned weight, the variant)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefect import task
+
+from imbalance import store
+from imbalance.choices import choose, logistic_references
+from imbalance.config import RetrainConfig
+from imbalance.data.preprocess import Preprocessing, transform
+from imbalance.model.training import TrainedMember
+from imbalance.store import RunPaths
+from tasks._prefect import run_logger
+
+
+@task(name="choose_on_validation")
+def choose_on_validation(
+    cfg: RetrainConfig, run: RunPaths, prep: Preprocessing, trained: list[TrainedMember]
+) -> dict[str, Any]:
+    """Score the blind models on the validation rows; write selection.json; return the choices."""
+    train = store.read_parquet(run.train)
+    rows = train.iloc[store.read_parquet(run.validation)["row"].to_numpy()]
+    selection = choose(cfg, trained, transform(rows, prep), prep.spec.target(rows))
+    store.write_json(run.selection, {k: v for k, v in selection.items() if "scores" not in k})
+    logger = run_logger("imbalance.choices")
+    for name in selection["variants"]:
+        c = selection["configurations"][name]
+        mean, std = c[cfg.selection_metric]
+        logger.info(
+            "%s: validation %s %.4f ± %.4f over %d seed(s); threshold %.4f",
+            name, cfg.selection_metric, mean, std, len(c["seeds"]), c["threshold"],
+        )  # fmt: skip
+    logger.info("chosen on validation: %s", selection["candidate"])
+    return selection
+
+
+@task(name="logistic_reference")
+def logistic_reference_metrics(
+    cfg: RetrainConfig, run: RunPaths, prep: Preprocessing, weights: dict
+) -> dict[str, Any]:
+    """Return a logistic regression's test metrics per variant's class weights (reference)."""
+    import numpy as np
+
+    train = store.read_parquet(run.train)
+    held = np.zeros(len(train), dtype=bool)
+    held[store.read_parquet(run.validation)["row"].to_numpy()] = True
+    test = store.read_parquet(run.test)
+    target = prep.spec.target
+
+    def part(rows):
+        return transform(rows, prep), target(rows)
+
+    return logistic_references(cfg, weights, part(train[~held]), part(train[held]), part(test))
