@@ -100,8 +100,9 @@ def _with_evidence(
     positives, rows = comparison["positives"], comparison["rows"]
     level = f"{100 * comparison['confidence']:g}%"
     measured = (
-        f"{comparison['metric']} {difference:+.4f} ({level} interval {low:+.4f} to "
-        f"{high:+.4f}, {rows:,} validation rows, {positives} positive)"
+        f"{comparison['metric']} {comparison['candidate']:.4f} (the candidate's model for "
+        f"choosing) against {comparison['incumbent']:.4f}, {difference:+.4f} ({level} "
+        f"interval {low:+.4f} to {high:+.4f}, {rows:,} validation rows, {positives} positive)"
     )
     found = {"improvement": difference, "interval": [low, high]}
     if positives < min_positives:

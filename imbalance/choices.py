@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from imbalance.config import RetrainConfig
+from imbalance.data.spec import DataError
 from imbalance.evaluation import variant_metrics
 from imbalance.model.training import Member, TrainedMember
 from imbalance.selection import choose_threshold, dense_scores, minority_weights, spread
@@ -84,11 +85,15 @@ def choose(
     """
     y = np.asarray(y_validation).astype(int)
     runs: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    skipped: list[str] = []
     for member in trained:
         if SEED_MARK not in member.name:
             continue
         name, seed = member.name.rsplit(SEED_MARK, 1)
         scores = dense_scores(member.weights, x_validation)
+        if not np.isfinite(scores).all():  # a diverged model: it cannot be chosen
+            skipped.append(member.name)
+            continue
         threshold = choose_threshold(
             y, scores, cfg.threshold_policy, cfg.threshold_target, cfg.threshold
         )
@@ -102,7 +107,13 @@ def choose(
                 "class_weight": member.class_weight,
             }
         )
-    configurations = {name: _summary(cfg, items) for name, items in runs.items()}
+    # A configuration is chosen from only if its train_seed model (the final one's
+    # twin, whose threshold the final model takes) gave finite scores.
+    configurations = {
+        name: _summary(cfg, items)
+        for name, items in runs.items()
+        if any(r["seed"] == cfg.train_seed for r in items)
+    }
     sweep = sorted(
         (
             {"weight": float(c["class_weight"][1])}
@@ -122,6 +133,11 @@ def choose(
         configurations[TUNED] = configurations[best["name"]]
         variants.append(TUNED)
     metric = cfg.selection_metric
+    if not variants:
+        raise DataError(
+            "no model for choosing gave finite scores on the validation rows "
+            f"({', '.join(skipped)}): training diverged; lower the learning rate"
+        )
     # The highest mean on validation; the first listed wins a tie.
     candidate = max(variants, key=lambda v: configurations[v][metric][0])
     source = sweep_name(tuned_weight) if candidate == TUNED else candidate
@@ -137,6 +153,7 @@ def choose(
         "candidate_threshold": own["threshold"].threshold,
         "rows": int(len(y)),
         "positives": int(y.sum()),
+        "skipped": skipped,
     }
 
 

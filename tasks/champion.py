@@ -1,10 +1,10 @@
-"""Tasks: score the current champion on this run's test split, and propose a decision.
+"""Tasks: score the current champion on this run's validation rows, and propose a decision.
 
 The champion's model is checked against its run's manifest (sha256) and scored again
-on the *new* run's test split, so both are judged on the same rows by the same
-metric. Whatever stops that (a damaged champion.json, a missing run, an altered or
-unloadable model, non-finite scores) comes back as an `error`, and the decision then
-keeps the champion: the gate fails closed. The proposal takes effect only when the
+on the *new* run's validation rows, so it and the candidate are judged on the same
+rows by the same metric. Whatever stops that (a damaged champion.json, a missing run,
+an altered or unloadable model, non-finite scores) comes back as an `error`, and the
+decision then keeps the champion: the gate fails closed. The proposal takes effect only when the
 run completes (`imbalance.lifecycle`).
 """
 
@@ -22,7 +22,7 @@ from imbalance.config import RetrainConfig
 from imbalance.data.spec import DataError, DataSpec, recorded_spec, same_task
 from imbalance.evaluation import variant_metrics
 from imbalance.scoring import recorded_threshold, score
-from imbalance.selection import paired_bootstrap
+from imbalance.selection import choose_threshold, paired_bootstrap
 from imbalance.store import ArtifactStore, RunPaths, StateFileError
 from tasks._prefect import run_logger
 
@@ -51,8 +51,8 @@ def load_champion_model(artifacts: ArtifactStore, record: dict[str, Any], spec: 
         threshold = recorded_threshold(manifest, record["variant"])
     except (KeyError, TypeError, ValueError) as exc:
         raise ChampionUnusable(f"its run's manifest has no valid threshold ({exc!r})") from None
-    if not 0 < threshold < 1:
-        raise ChampionUnusable(f"its run's manifest has threshold {threshold}, not in (0, 1)")
+    if not 0 < threshold <= 1:
+        raise ChampionUnusable(f"its run's manifest has threshold {threshold}, not in (0, 1]")
     try:
         own = recorded_spec(manifest)
     except DataError as exc:
@@ -142,12 +142,18 @@ def decide_champion(
         scores = incumbent.pop("scores")
         rows = store.read_parquet(run.validation)["row"].to_numpy()
         y = spec.target(store.read_parquet(run.train, columns=[spec.label]).iloc[rows])
+        # The candidate's threshold was chosen on these very rows: for a metric at a
+        # threshold, the champion's is chosen on them the same way, so neither side
+        # is the more optimistic (its own threshold came from other rows).
+        own = choose_threshold(
+            y, scores, cfg.threshold_policy, cfg.threshold_target, cfg.threshold
+        ).threshold
         comparison = paired_bootstrap(
             y,
             selection["candidate_scores"],
             scores,
             metric,
-            thresholds=(selection["candidate_threshold"], incumbent["threshold"]),
+            thresholds=(selection["candidate_threshold"], own),
             resamples=BOOTSTRAP_RESAMPLES,
             seed=cfg.split_seed,
         )

@@ -89,10 +89,19 @@ def validation_rows(train: pd.DataFrame, cfg: RetrainConfig, spec: DataSpec) -> 
             f"the training split has {minority} minority row(s): at least 2 are needed to "
             "hold some out for validation; more rows are needed"
         )
-    _, held = train_test_split(
-        np.arange(len(train)),
-        test_size=cfg.validation_size,
-        random_state=cfg.split_seed,
-        stratify=labels,
-    )
+    try:
+        _, held = train_test_split(
+            np.arange(len(train)),
+            test_size=cfg.validation_size,
+            random_state=cfg.split_seed,
+            stratify=labels,
+        )
+    except ValueError as exc:  # too few rows for the share asked
+        raise DataError(f"cannot hold out a validation part: {exc}") from None
+    held_minority = int(labels[held].sum())
+    if held_minority == 0 or held_minority == len(held):
+        raise DataError(
+            f"the validation part ({len(held)} rows) has {held_minority} minority row(s): "
+            "both classes are needed to choose on it; raise validation_size or give more rows"
+        )
     return np.sort(held)

@@ -93,7 +93,12 @@ def test_metrics_and_report_cover_every_variant(two_runs):
         assert np.array(m["confusion_matrix"]).sum() == 1_000
     assert metrics["variants"]["manual"]["class_weight"] == {"0": 1.0, "1": 200.0}
     report = run.report.read_text()
-    assert report.count("| baseline |") == 1 and "## manual" in report
+    # once in the comparison, once in the logistic-regression reference
+    assert report.count("| baseline |") == 2 and "## manual" in report
+    assert set(metrics["reference"]) == set(VARIANTS)
+    # Seeds move the models for choosing: the report's spread is not zero.
+    selection = store.read_json(run.selection)
+    assert any(c["pr_auc"][1] > 0 for c in selection["configurations"].values())
 
 
 def test_each_saved_model_reloads_and_reproduces_its_predictions(two_runs):

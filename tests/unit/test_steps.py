@@ -97,3 +97,16 @@ def test_run_ids_sort_by_time_and_are_safe_folder_names():
     when = datetime(2026, 11, 29, 2, 0, 5, tzinfo=UTC)
     assert run_id_for(when, "Witty Otter!") == "20261129T020005Z-witty-otter"
     assert run_id_for(when, "20261129T020005Z-witty-otter") == "20261129T020005Z-witty-otter"
+
+
+def test_a_validation_part_without_a_minority_row_is_refused_in_one_line():
+    from imbalance.data import validation_rows
+
+    train = pd.DataFrame(
+        {"x1": np.zeros(1_000), "x2": np.zeros(1_000), "label": np.r_[[1, 1], np.zeros(998, int)]}
+    )
+    with pytest.raises(DataError, match="the validation part .* has 0 minority row"):
+        validation_rows(train, RetrainConfig(), GENERATOR_SPEC)
+    train["label"] = np.r_[np.ones(20, int), np.zeros(980, int)]
+    held = validation_rows(train, RetrainConfig(), GENERATOR_SPEC)
+    assert len(held) == 200 and train["label"].iloc[held].sum() == 4  # stratified
