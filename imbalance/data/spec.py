@@ -102,7 +102,7 @@ def recorded_spec(manifest: dict[str, Any]) -> DataSpec:
     Raises DataError if the manifest's record is not a spec.
     """
     data = manifest.get("data")
-    if data is None or data.get("source") == "generator" and "spec" not in data:
+    if data is None:
         return GENERATOR_SPEC
     if not isinstance(data, dict) or not isinstance(data.get("spec"), dict):
         raise DataError("its manifest's data record has no spec")
