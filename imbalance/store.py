@@ -214,6 +214,16 @@ def read_parquet(path: Path, columns: list[str] | None = None) -> pd.DataFrame:
     return pd.read_parquet(path, columns=columns)
 
 
+def read_training_part(run: RunPaths, columns: list[str] | None = None):
+    """Return (the training part's rows, a bool mask of its rows held out for validation)."""
+    import numpy as np
+
+    train = read_parquet(run.train, columns=columns)
+    held = np.zeros(len(train), dtype=bool)
+    held[read_parquet(run.validation)["row"].to_numpy()] = True
+    return train, held
+
+
 def parquet_metadata(path: Path) -> dict:
     """Return the generation metadata stored in a Parquet file by `write_parquet`."""
     import pyarrow.parquet as pq

@@ -91,8 +91,8 @@ def score_champion(cfg: RetrainConfig, run: RunPaths, spec: DataSpec) -> dict[st
         "recorded_score": record.get("score"),
         "score": None,
     }
-    train = store.read_parquet(run.train)
-    rows = train.iloc[store.read_parquet(run.validation)["row"].to_numpy()]
+    train, held = store.read_training_part(run)
+    rows = train[held]
     y = spec.target(rows)
     try:
         model, threshold = load_champion_model(artifacts, record, spec)
@@ -140,8 +140,8 @@ def decide_champion(
     if incumbent is not None and incumbent.get("scores") is not None:
         incumbent = dict(incumbent)
         scores = incumbent.pop("scores")
-        rows = store.read_parquet(run.validation)["row"].to_numpy()
-        y = spec.target(store.read_parquet(run.train, columns=[spec.label]).iloc[rows])
+        labels, held = store.read_training_part(run, columns=[spec.label])
+        y = spec.target(labels[held])
         # The candidate's threshold was chosen on these very rows: for a metric at a
         # threshold, the champion's is chosen on them the same way, so neither side
         # is the more optimistic (its own threshold came from other rows).

@@ -20,8 +20,8 @@ def choose_on_validation(
     cfg: RetrainConfig, run: RunPaths, prep: Preprocessing, trained: list[TrainedMember]
 ) -> dict[str, Any]:
     """Score the blind models on the validation rows; write selection.json; return the choices."""
-    train = store.read_parquet(run.train)
-    rows = train.iloc[store.read_parquet(run.validation)["row"].to_numpy()]
+    train, held = store.read_training_part(run)
+    rows = train[held]
     selection = choose(cfg, trained, transform(rows, prep), prep.spec.target(rows))
     store.write_json(run.selection, {k: v for k, v in selection.items() if "scores" not in k})
     logger = run_logger("imbalance.choices")
@@ -41,11 +41,7 @@ def logistic_reference_metrics(
     cfg: RetrainConfig, run: RunPaths, prep: Preprocessing, weights: dict
 ) -> dict[str, Any]:
     """Return a logistic regression's test metrics per variant's class weights (reference)."""
-    import numpy as np
-
-    train = store.read_parquet(run.train)
-    held = np.zeros(len(train), dtype=bool)
-    held[store.read_parquet(run.validation)["row"].to_numpy()] = True
+    train, held = store.read_training_part(run)
     test = store.read_parquet(run.test)
     target = prep.spec.target
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from uuid import UUID
 
-import numpy as np
 import pandas as pd
 import pyarrow as pa
 from prefect import get_run_logger, task
@@ -53,12 +52,13 @@ def train_models(
     members weigh the validation rows 0. `n_models`: the run's models in all (progress).
     """
     logger = get_run_logger()
-    train = store.read_parquet(run.train)
+    train, ignore = store.read_training_part(run)
     x, y = transform(train, prep), prep.spec.target(train).astype("float32")
-    ignore = np.zeros(len(train), dtype=bool)
-    ignore[store.read_parquet(run.validation)["row"].to_numpy()] = True
     total = cfg.epochs * len(members)
-    names = ", ".join(m.name for m in members)
+    final = [m.name for m in members if not m.blind]
+    blind = len(members) - len(final)
+    # The final models by name; the blind ones (name@seed) only counted: 30 names is noise.
+    names = ", ".join(final) + (f" + {blind} for choosing" if blind else "")
 
     def on_epochs_done(done: int) -> None:
         if done == total or done % max(1, total // 5) == 0:

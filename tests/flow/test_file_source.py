@@ -124,47 +124,25 @@ def test_the_same_rows_as_parquet_parts_in_a_bucket_give_the_same_models(csv_run
     assert not decision["promoted"]
 
 
+def _predict(run: RunPaths, source: Path, out: Path, *extra: str) -> int:
+    artifacts = str(run.root.parents[1])
+    argv = ["predict", str(source), "-o", str(out), "--run", run.run_id, *extra]
+    return main([*argv, "--artifacts-dir", artifacts])
+
+
 def test_predict_scores_raw_rows_as_the_run_did(csv_runs, tmp_path, capsys):
     _, run, _ = csv_runs
     rows = pd.read_parquet(run.test).drop(columns="churned")
     source = tmp_path / "new.csv"
     rows.to_csv(source, index=False)
     out = tmp_path / "scored.parquet"
-    status = main(
-        [
-            "predict",
-            str(source),
-            "-o",
-            str(out),
-            "--run",
-            run.run_id,
-            "--variant",
-            "manual",
-            "--artifacts-dir",
-            str(run.root.parents[1]),
-        ]
-    )
-    assert status == 0, capsys.readouterr().err
+    assert _predict(run, source, out, "--variant", "manual") == 0, capsys.readouterr().err
     expected = pd.read_parquet(run.predictions)["manual"].to_numpy()
     np.testing.assert_allclose(pd.read_parquet(out)["score"], expected, atol=1e-6)
     # A region never seen in training is scored (as "other"), not refused.
     rows.loc[rows.index[0], "region"] = "atlantis"
     rows.to_csv(source, index=False)
-    assert (
-        main(
-            [
-                "predict",
-                str(source),
-                "-o",
-                str(out),
-                "--run",
-                run.run_id,
-                "--artifacts-dir",
-                str(run.root.parents[1]),
-            ]
-        )
-        == 0
-    )
+    assert _predict(run, source, out) == 0
 
 
 @pytest.mark.parametrize(
@@ -179,18 +157,7 @@ def test_predict_refuses_rows_unlike_the_training_data(csv_runs, tmp_path, capsy
     source = tmp_path / "new.csv"
     change(pd.read_parquet(run.test).head(20)).to_csv(source, index=False)
     out = tmp_path / "scored.parquet"
-    status = main(
-        [
-            "predict",
-            str(source),
-            "-o",
-            str(out),
-            "--run",
-            run.run_id,
-            "--artifacts-dir",
-            str(run.root.parents[1]),
-        ]
-    )
+    status = _predict(run, source, out)
     err = capsys.readouterr().err.strip()
     assert status == 2 and len(err.splitlines()) == 1 and message in err, err
     assert not out.exists()
