@@ -22,8 +22,11 @@ install: $(STAMP) ## create .venv and install the project with its dev tools
 run: $(STAMP) ## run the retrain flow with the tutorial's defaults (local mode, no server)
 	$(BIN)/imbalance run
 
-test: $(STAMP) ## run the whole test suite
-	$(BIN)/python -m pytest
+# Two processes: much of the suite waits (servers starting, workers polling, processes
+# importing TensorFlow), so the other process trains meanwhile. A module's tests stay in
+# one process (--dist loadscope): its fixtures (a server, a cluster, runs) start once.
+test: $(STAMP) ## run the whole test suite (two processes)
+	$(BIN)/python -m pytest -n 2 --dist loadscope
 
 lint: $(STAMP) ## ruff lint and format check
 	$(BIN)/ruff check .

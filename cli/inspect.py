@@ -153,6 +153,7 @@ def run_summary(run: RunPaths, complete: bool, champion: dict | None) -> dict[st
         "run_id": run.run_id,
         "status": status,
         "started": manifest.get("started") or _started_from_id(run.run_id),
+        "as_of": manifest.get("as_of"),
         "duration_seconds": manifest.get("duration_seconds"),
         "rows": manifest.get("counts", {}).get("dataset_rows"),
         "variants": {
@@ -203,7 +204,7 @@ def runs_table(summaries: list[dict[str, Any]]) -> str:
     """Return the runs as a table: one line each, recall/PR AUC per variant."""
     seen = {name for s in summaries for name in s["variants"]}
     variants = [v for v in VARIANTS if v in seen] + sorted(seen - set(VARIANTS))
-    header = ["RUN", "STATUS", "STARTED (UTC)", "DURATION", "ROWS"]
+    header = ["RUN", "STATUS", "STARTED (UTC)", "AS OF", "DURATION", "ROWS"]
     header += [f"{v.upper()} REC/PR" for v in variants] + ["CHAMPION"]
     rows = []
     for s in summaries:
@@ -212,6 +213,7 @@ def runs_table(summaries: list[dict[str, Any]]) -> str:
             s["run_id"],
             s["status"],
             started,
+            _when(s.get("as_of")),
             _duration_text(s["duration_seconds"]),
             "-" if s["rows"] is None else f"{s['rows']:,}",
         ]
@@ -243,8 +245,9 @@ def handle_show(args: argparse.Namespace) -> int:
     report = run.report.read_text() if run.report.is_file() else "(no report.md)\n"
     print(report.rstrip() + "\n")
     started, commit = _when(manifest.get("started")), manifest.get("git_commit") or "unknown"
+    as_of = f", as of {_when(manifest['as_of'])}" if manifest.get("as_of") else ""
     print(
-        f"run {run.run_id}: {manifest.get('status')}, started {started} UTC, "
+        f"run {run.run_id}: {manifest.get('status')}, started {started} UTC{as_of}, "
         f"{_duration_text(manifest.get('duration_seconds'))}, git {commit[:12]}"
     )
     print(f"folder: {run.root}\n")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +14,7 @@ from cli.inspect import (
     table,
     user_error,
 )
-from imbalance import store
+from imbalance import retention, store
 from imbalance.store import ArtifactStore, StateFileError
 
 
@@ -148,28 +147,6 @@ def unrecorded_promotions(artifacts: ArtifactStore) -> list[str]:
 # --- imbalance prune --------------------------------------------------------------------
 
 
-def prune_plan(run_ids: list[str], keep: int | None, protected: set[str]) -> list[str]:
-    """Return the runs to delete: all but the newest `keep` of `run_ids`, never a protected one."""
-    if keep is None:
-        return []
-    newest_first = sorted(run_ids, reverse=True)
-    return [r for r in newest_first[keep:] if r not in protected]
-
-
-def _run_size(root: Path) -> int:
-    return sum(p.stat().st_size for p in root.rglob("*") if p.is_file())
-
-
-def _protected_runs(artifacts: ArtifactStore) -> set[str]:
-    """Return the runs of the champion and of every earlier one, or raise saying why not."""
-    try:
-        champion = artifacts.champion()
-        history = artifacts.champion_history()
-    except StateFileError as exc:
-        raise user_error(f"cannot tell which runs were champions, nothing deleted: {exc}") from None
-    return {e["run_id"] for e in history} | ({champion["run_id"]} if champion else set())
-
-
 def handle_prune(args: argparse.Namespace) -> int:
     if args.keep is not None and args.keep < 1:
         raise user_error(f"--keep must be at least 1 (the newest run stays), got {args.keep}")
@@ -178,26 +155,26 @@ def handle_prune(args: argparse.Namespace) -> int:
     artifacts = ArtifactStore(args.artifacts_dir)
     if not artifacts.root.is_dir():
         raise user_error(f"no artifacts folder {artifacts.root}: nothing to prune")
+    try:
+        if args.dry_run:
+            # Deletes nothing, so it needs no lock (and works on a read-only store).
+            done: retention.RetentionPlan | retention.RetentionResult = retention.plan(
+                artifacts, args.keep, args.staging_days
+            )
+        else:
+            # Under the promotion's lock: a run being promoted right now is never deleted.
+            done = retention.enforce(artifacts, args.keep, args.staging_days)
+    except StateFileError as exc:
+        raise user_error(f"cannot tell which runs were champions, nothing deleted: {exc}") from None
     verb = "would delete" if args.dry_run else "deleted"
-    # The promotion's lock: a run being promoted right now is never deleted. A dry run
-    # deletes nothing, so it needs none (and works on a read-only store).
-    with contextlib.nullcontext() if args.dry_run else artifacts.locked():
-        protected = _protected_runs(artifacts)
-        doomed = prune_plan(artifacts.run_ids(), args.keep, protected)
-        stale = artifacts.stale_unfinished_run_ids(args.staging_days * 86_400)
-        freed = 0
-        plan = [(r, artifacts.runs_dir, artifacts.delete_run, "") for r in doomed] + [
-            (r, artifacts.staging_dir, artifacts.delete_unfinished_run, ", failed or killed")
-            for r in stale
-        ]
-        for run_id, folder, delete, kind in plan:
-            size = _run_size(folder / run_id)
-            if not args.dry_run:
-                delete(run_id)
-            freed += size
-            print(f"{verb} {run_id} ({size_text(size)}{kind})")
-    left = len(artifacts.run_ids()) - (len(doomed) if args.dry_run else 0)
+    for runs, kind in ((done.runs, ""), (done.staging, ", failed or killed")):
+        for run in runs:
+            print(f"{verb} {run.run_id} ({size_text(run.bytes)}{kind})")
+    for run_id in done.skipped if isinstance(done, retention.RetentionResult) else ():
+        print(f"skipped {run_id} (gone or in use since the plan)")
+    count = len(done.runs) + len(done.staging)
+    protected = done.protected
     note = f"; champions' runs kept: {', '.join(sorted(protected))}" if protected else ""
-    runs = f"{len(doomed) + len(stale)} run" + ("" if len(doomed) + len(stale) == 1 else "s")
-    print(f"{verb} {runs} ({size_text(freed)}), {left} complete runs left{note}")
+    runs = f"{count} run" + ("" if count == 1 else "s")
+    print(f"{verb} {runs} ({size_text(done.freed)}), {done.kept} complete runs left{note}")
     return 0

@@ -6,6 +6,7 @@ import argparse
 import json
 import logging
 import tempfile
+from datetime import UTC, datetime
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -35,6 +36,14 @@ def register(subparsers) -> None:
             )
         else:
             parser.add_argument(_option(name), dest=name, metavar="VALUE", help=help_text)
+    parser.add_argument(
+        "--force",
+        dest="skip_unchanged",
+        action="store_false",
+        default=None,
+        help="retrain even if the data and config are those of the newest run "
+        "(the same as --no-skip-unchanged)",
+    )
     parser.set_defaults(handler=handle)
 
 
@@ -148,6 +157,7 @@ def _run_flow(cfg: RetrainConfig) -> str:
 def handle(args: argparse.Namespace) -> int:
     cfg = config_from_args(args)  # before any heavy import: a bad option fails at once
     check_artifacts_dir(cfg.artifacts_path)
+    started = datetime.now(UTC).isoformat(timespec="seconds")
     try:
         run_dir = _run_flow(cfg)
     except ServerError as exc:  # raised before the flow starts
@@ -157,9 +167,16 @@ def handle(args: argparse.Namespace) -> int:
     from imbalance.report import comparison_table
 
     run = store.RunPaths(Path(run_dir))
+    manifest = store.read_json(run.manifest)
+    if manifest.get("started", "") < started:  # the flow made no run: nothing was new
+        from imbalance.nightly import skip_message
+
+        print(f"\n{skip_message(run.run_id, manifest['data']['sha256'])}")
+        print(f"run directory: {run.root}")
+        return 0
     print(f"\nrun directory: {run.root}\n")
     print(comparison_table(store.read_json(run.metrics)))
-    decision = store.read_json(run.manifest).get("champion")
+    decision = manifest.get("champion")
     if decision:
         print(f"\nchampion: {describe_decision(decision)}")
     return 0

@@ -1,4 +1,4 @@
-"""The retrain flow: data, split, preprocessing, weights, train, choose, evaluate, promote."""
+"""The retrain flow: data, (skip?), split, drift, weights, train, choose, evaluate, promote."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from dataclasses import asdict
 from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
 from prefect.settings import get_current_settings
+from prefect.states import Completed
 from prefect.task_runners import ThreadPoolTaskRunner
 from prefect.utilities.names import generate_slug
 
@@ -17,10 +18,13 @@ from imbalance.choices import final_members, plan_members
 from imbalance.config import RetrainConfig
 from imbalance.distribution import dask_address, split_into_chunks
 from imbalance.lifecycle import staged_run
+from imbalance.nightly import as_of_record, skip_message, unchanged_since
 from imbalance.provenance import utc_now
+from imbalance.store import ArtifactStore
 from tasks.champion import decide_champion, score_champion
 from tasks.choose import choose_on_validation, logistic_reference_metrics
-from tasks.data import load_dataset, preprocessing, split_dataset
+from tasks.data import preprocessing, read_dataset, split_dataset, write_snapshot
+from tasks.drift import drift_against_champion
 from tasks.evaluate import evaluate_variants
 from tasks.plots import draw_plots
 from tasks.publish import publish_run, start_training_progress
@@ -61,12 +65,25 @@ def retrain(cfg: RetrainConfig = RetrainConfig()) -> str:  # noqa: B008 (Prefect
     n_workers = cluster_workers(address, cfg) if address else 1
     name = flow_run.get_name() or flow_run_name()
     attempt = flow_run.run_count or 1  # a retry runs the flow again in this process
+    # The schedule's time for a scheduled run (a late or retried night keeps its date).
+    as_of = cfg.as_of_time(flow_run.scheduled_start_time)
+    dataset = read_dataset(cfg, as_of)  # before any folder exists: a skip leaves none
+    artifacts = ArtifactStore(cfg.artifacts_dir)
+    if cfg.skip_unchanged:
+        same = unchanged_since(artifacts, cfg, dataset.fingerprint)
+        if same is not None:
+            message = skip_message(same, dataset.fingerprint)
+            logger.info(message)
+            return Completed(message=message, data=str(artifacts.run(same).root))
     # A retry stages a folder of its own: the failed attempt's keeps its manifest (why).
     with staged_run(cfg, name if attempt <= 1 else f"{name}-retry{attempt - 1}") as staged:
         run = staged.paths
-        logger.info("run %s: staging in %s", run.run_id, run.root)
-        spec, provenance = load_dataset(cfg, run)
+        logger.info("run %s (as of %s): staging in %s", run.run_id, as_of_record(as_of), run.root)
+        staged.extra["as_of"] = as_of_record(as_of)
+        write_snapshot(run, dataset)
+        spec, provenance = dataset.spec, dataset.provenance
         counts = split_dataset(cfg, run, spec)
+        drift = drift_against_champion.submit(cfg, run, spec)
         prep = preprocessing(run, spec)
         staged.counts = {"dataset_rows": provenance["rows"], **asdict(counts)}
         staged.extra["data"] = provenance | prep.to_json()
@@ -97,17 +114,28 @@ def retrain(cfg: RetrainConfig = RetrainConfig()) -> str:  # noqa: B008 (Prefect
         metrics = evaluate_variants(cfg, run, trained, spec, selection, reference.result())
         plots = draw_plots(cfg, run, metrics, selection)
         proposal = decide_champion(cfg, run, spec, selection, incumbent)
+        staged.extra["drift"] = drift.result()
         # The report is written once the proposal has taken effect (or not), under the
         # store's lock: it says what happened to champion.json, not what was intended.
         final = staged.complete(
             proposal,
             lambda decision, paths: write_report(
-                cfg, paths, counts, metrics, decision, plots, staged.extra["data"], selection
+                cfg,
+                paths,
+                counts,
+                metrics,
+                decision,
+                plots,
+                staged.extra["data"],
+                selection,
+                {"as_of": staged.extra["as_of"], "drift": staged.extra["drift"]},
             ),
         )
     logger.info("run %s complete: %s", final.run_id, final.root)
     if staged.decision is not None:
         logger.info("champion: %s", describe_decision(staged.decision))
+    if staged.retention is not None:
+        logger.info(staged.retention)
     publish_run(final, progress_id)
     return str(final.root)
 
@@ -115,4 +143,9 @@ def retrain(cfg: RetrainConfig = RetrainConfig()) -> str:  # noqa: B008 (Prefect
 # What the deployments run (prefect.yaml): a failed night is retried once, a minute
 # later, so one transient failure does not lose it. `imbalance run` and the tests call
 # `retrain` itself: a bad option there should fail at once, not again a minute later.
-retrain_with_retry = retrain.with_options(retries=1, retry_delay_seconds=60)
+# A hung night is stopped after NIGHT_TIMEOUT (Failed, "timed out"), so the
+# deployment's concurrency limit of one never blocks the nights after it.
+NIGHT_TIMEOUT_SECONDS = 3 * 3600
+retrain_with_retry = retrain.with_options(
+    retries=1, retry_delay_seconds=60, timeout_seconds=NIGHT_TIMEOUT_SECONDS
+)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
@@ -21,6 +22,10 @@ from imbalance.variants import VARIANTS
 VariantName = Literal[tuple(VARIANTS)]  # type: ignore[valid-type]
 SelectionMetric = Literal["pr_auc", "roc_auc", "recall", "f1"]
 Trainer = Literal["batched", "fused", "fit"]
+SplitKind = Literal["random", "time"]
+# Fields that change neither the data nor the models: a run that differs from the
+# newest complete one only in these has nothing new to learn (`skip_unchanged`).
+NOT_LEARNED_FROM = frozenset({"as_of", "skip_unchanged", "keep_runs", "staging_days"})
 ThresholdPolicy = Literal["fixed", "max_f1", "target_recall", "target_precision"]
 
 
@@ -61,6 +66,26 @@ class RetrainConfig(BaseModel):
         description="Feature columns to one-hot encode; empty: the non-numeric ones "
         "(for data only). Numeric columns are standardised inside the saved model.",
     )
+    window_days: int = Field(
+        0,
+        ge=0,
+        le=36_500,
+        title="Window (days)",
+        description="Train on the date partitions (data/<key>=YYYY-MM-DD/...) in (as_of - N "
+        "days, as_of] only, e.g. 7 for the last week; 0: every file (for data only).",
+    )
+    time_column: str = Field(
+        "",
+        title="Time column",
+        description="A column with each row's date or time; never a feature. With split "
+        "`time` the newest rows are the test part (for data only).",
+    )
+    split: SplitKind = Field(
+        "random",
+        title="Split",
+        description="random: the test part is a random share (seeded); time: the newest "
+        "rows by the time column (out-of-time evaluation).",
+    )
     n_samples: int = Field(
         100_000, ge=100, le=50_000_000, title="Rows", description="Rows to generate."
     )
@@ -75,6 +100,12 @@ class RetrainConfig(BaseModel):
         0.5, gt=0, le=10, title="Class separation", description="How far apart the classes lie."
     )
     data_seed: int = Field(0, ge=0, title="Data seed", description="Seed of the data generator.")
+    nightly_data: bool = Field(
+        False,
+        title="New generated data each night",
+        description="Seed the generator with the as-of date (YYYYMMDD) instead of the data "
+        "seed, so each night's generated data differs (a demo of retraining).",
+    )
     # split
     test_size: float = Field(
         0.2, gt=0, lt=1, title="Test share", description="Share of rows held out for testing."
@@ -219,6 +250,36 @@ class RetrainConfig(BaseModel):
         title="Eligible for promotion",
         description="Whether this run may replace the champion (off for experiments).",
     )
+    # nightly runs
+    as_of: str = Field(
+        "",
+        title="As of",
+        description="The date (or time) the run's data is as of, ISO 8601, e.g. 2026-11-28 "
+        "for a backfill; empty: the scheduled start time of a scheduled run, now otherwise.",
+        max_length=40,
+    )
+    skip_unchanged: bool = Field(
+        True,
+        title="Skip unchanged",
+        description="End at once, without a new run folder, when the data's fingerprint and "
+        "the config equal those of the newest complete run; off (`--force`): retrain anyway.",
+    )
+    keep_runs: int = Field(
+        30,
+        ge=0,
+        le=100_000,
+        title="Runs kept",
+        description="After each run, delete all but the newest N complete runs (never a run "
+        "a champion came from); 0 keeps all.",
+    )
+    staging_days: float = Field(
+        7.0,
+        ge=0,
+        le=36_500,
+        title="Failed runs kept (days)",
+        description="After each run, delete failed or killed runs left in staging that "
+        "nothing has touched for this many days.",
+    )
     artifacts_dir: str = Field(
         "artifacts", min_length=1, title="Artifacts folder", description="Where runs are kept."
     )
@@ -266,6 +327,16 @@ class RetrainConfig(BaseModel):
 
     @model_validator(mode="after")
     def _columns_only_with_data(self) -> RetrainConfig:
+        if self.nightly_data and self.data:
+            raise ValueError("nightly_data seeds the generator; it does not apply with data")
+        if self.split == "time" and not self.time_column:
+            raise ValueError("split `time` needs a time_column")
+        if self.time_column and (
+            self.time_column == self.label or self.time_column in self.features
+        ):
+            raise ValueError(
+                f"the time column {self.time_column!r} cannot be the label or a feature"
+            )
         if self.data:
             unknown = sorted(set(self.categorical) - set(self.features)) if self.features else []
             if unknown:
@@ -273,11 +344,37 @@ class RetrainConfig(BaseModel):
             if self.label in self.features:
                 raise ValueError(f"the label column {self.label!r} is listed as a feature")
             return self
-        own = {"label": "label", "positive": "1", "features": [], "categorical": []}
+        own = {
+            "label": "label",
+            "positive": "1",
+            "features": [],
+            "categorical": [],
+            "window_days": 0,
+            "time_column": "",
+        }
         given = [name for name, default in own.items() if getattr(self, name) != default]
         if given:
-            raise ValueError(f"{', '.join(given)} apply to data only; set data too")
+            verb = "apply" if len(given) > 1 else "applies"
+            raise ValueError(f"{', '.join(given)} {verb} to data only; set data too")
         return self
+
+    @field_validator("as_of")
+    @classmethod
+    def _as_of_is_a_time(cls, value: str) -> str:
+        value = value.strip()
+        if value:
+            parse_as_of(value)  # a ValueError names what is wrong
+        return value
+
+    def as_of_time(self, scheduled: datetime | None = None) -> datetime:
+        """Return the run's as-of time: `as_of` if given, else `scheduled`, else now (UTC)."""
+        if self.as_of:
+            return parse_as_of(self.as_of)
+        return (scheduled or datetime.now(UTC)).astimezone(UTC)
+
+    def learned_from(self) -> dict:
+        """Return the fields that shape the data or the models (the skip check compares them)."""
+        return self.model_dump(mode="json", exclude=set(NOT_LEARNED_FROM))
 
     @property
     def generated(self) -> bool:
@@ -294,6 +391,19 @@ class RetrainConfig(BaseModel):
     @property
     def artifacts_path(self) -> Path:
         return Path(self.artifacts_dir)
+
+
+def parse_as_of(text: str) -> datetime:
+    """Return an ISO 8601 date or time as an aware UTC datetime (a date: its midnight UTC)."""
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(
+            f"{text!r} is not an ISO 8601 date or time, e.g. 2026-11-28 or 2026-11-28T02:00:00Z"
+        ) from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
 
 
 def describe_error(error: ValidationError) -> str:

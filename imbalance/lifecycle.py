@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from imbalance import retention
 from imbalance.champion import champion_record, history_entry, settle, verdict
 from imbalance.config import RetrainConfig
 from imbalance.provenance import build_manifest, run_id_for, utc_now
@@ -34,6 +35,9 @@ class StagedRun:
     extra: dict[str, Any] = field(default_factory=dict)
     final: RunPaths | None = None
     decision: dict[str, Any] | None = None
+    keep_runs: int = 0  # retention applied once the run is complete (0: keep all)
+    staging_days: float | None = None
+    retention: str | None = None  # what retention did, one line
 
     def complete(
         self, proposal: dict[str, Any] | None = None, record: RecordDecision | None = None
@@ -60,7 +64,21 @@ class StagedRun:
             if decision is not None and decision["promoted"]:
                 self._promote(decision, current, record)
             artifacts.update_latest(self.final.run_id)
+            self._retain()
         return self.final
+
+    def _retain(self) -> None:
+        """Apply the retention policy, under the lock promotion holds; never fail the run.
+
+        The run is complete by now: a store that cannot be pruned (damaged champion
+        files, a permission problem) is said in the log and left as it is.
+        """
+        try:
+            result = retention.enforce(self.artifacts, self.keep_runs, self.staging_days)
+        except (StateFileError, OSError) as exc:
+            self.retention = f"retention: nothing deleted, {exc}"
+        else:
+            self.retention = result.summary()
 
     def _unpromoted(
         self, decision: dict[str, Any], record: RecordDecision | None, error: OSError
@@ -127,7 +145,9 @@ def staged_run(cfg: RetrainConfig, flow_run_name: str) -> Iterator[StagedRun]:
             staged.paths.run_id, config, started, status, staged.counts, staged.extra | extra
         )
 
-    staged = StagedRun(paths, artifacts, manifest)
+    staged = StagedRun(
+        paths, artifacts, manifest, keep_runs=cfg.keep_runs, staging_days=cfg.staging_days
+    )
     try:
         with artifacts.running(paths):  # `prune` never deletes a run while this lasts
             yield staged

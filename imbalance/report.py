@@ -54,7 +54,8 @@ def comparison_table(metrics: dict) -> str:
 def data_text(data: dict | None) -> str:
     """Return one paragraph on the run's data: where from, its label, its features."""
     if not data or data.get("source") == "generator":
-        return "Data: the tutorial's generated data (x1, x2; label 1 is the rare class)."
+        seed = f", data seed {data['data_seed']}" if data and "data_seed" in data else ""
+        return f"Data: the tutorial's generated data (x1, x2; label 1 is the rare class{seed})."
     spec = data.get("spec", {})
     features = spec.get("features", [])
     numeric = [f["name"] for f in features if f["kind"] == "numeric"]
@@ -62,8 +63,8 @@ def data_text(data: dict | None) -> str:
     label = data.get("label", {})
     parts = [
         f"Data: `{data.get('source')}`, {data.get('rows', 0):,} rows from "
-        f"{len(data.get('files', []))} file(s), sha256 `{str(data.get('sha256', ''))[:16]}…` "
-        f"(snapshot in data/dataset.parquet).",
+        f"{len(data.get('files', []))} file(s){_window_text(data)}, "
+        f"sha256 `{str(data.get('sha256', ''))[:16]}…` (snapshot in data/dataset.parquet).",
         f"Class 1 is {label.get('column')} = {label.get('positive')!r}, "
         f"class 0 {label.get('column')} = {label.get('negative')!r}.",
     ]
@@ -72,6 +73,38 @@ def data_text(data: dict | None) -> str:
     if categorical:
         parts.append(f"One-hot inside the model: {', '.join(categorical)}.")
     return " ".join(parts)
+
+
+def drift_text(drift: dict) -> list[str]:
+    """Return the drift section: this run's training data against the champion's."""
+    from imbalance.drift import ROW_HEADER, DriftReport
+
+    lines = ["## Drift against the champion's data", ""]
+    if drift.get("status") != "compared":
+        return [*lines, f"Not compared: {drift.get('reason', drift.get('status'))}.", ""]
+    report = DriftReport.from_json(drift)
+    lines += [
+        f"Training part of this run ({report.current_rows:,} rows) against that of champion "
+        f"run {drift['against']} ({report.reference_rows:,} rows): {report.summary()}. "
+        "PSI over the champion data's deciles (categories for categorical columns); "
+        "above 0.1 moderate, above 0.2 drifted. KS: the two-sample Kolmogorov-Smirnov "
+        "statistic (numeric columns; with many rows its p-value is tiny for any shift).",
+        "",
+        "| " + " | ".join(ROW_HEADER) + " |",
+        "|" + "---|" * len(ROW_HEADER),
+        *("| " + " | ".join(row) + " |" for row in report.rows()),
+        "",
+    ]
+    return lines
+
+
+def _window_text(data: dict) -> str:
+    window = data.get("window")
+    if not window:
+        return ""
+    dates = data.get("partitions") or []
+    found = f"{len(dates)} partition(s) {dates[0]} to {dates[-1]}" if dates else "no partition"
+    return f" of the window {window['range']} ({window['days']} days: {found})"
 
 
 def reference_text(reference: dict) -> list[str]:
@@ -136,12 +169,18 @@ def render_report(
     plots: list[str] | None = None,
     data: dict | None = None,
     selection: dict | None = None,
+    nightly: dict | None = None,
 ) -> str:
-    """Return report.md: the data, the table, the champion decision, plots, class reports."""
+    """Return report.md: the data, the table, the champion decision, plots, class reports.
+
+    `nightly`: the run's as-of time and its drift record (`as_of`, `drift`).
+    """
+    nightly = nightly or {}
+    as_of = f"As of {nightly['as_of']}. " if nightly.get("as_of") else ""
     lines = [
         f"# Retrain report: {run_id}",
         "",
-        data_text(data),
+        as_of + data_text(data),
         "",
         f"Training split: {counts.train_rows:,} rows, {counts.train_minority:,} minority, "
         f"of which {counts.validation_rows:,} ({counts.validation_minority:,} minority) "
@@ -157,6 +196,8 @@ def render_report(
         lines += reference_text(metrics["reference"])
     if decision is not None:
         lines += ["## Champion", "", describe_decision(decision), ""]
+    if nightly.get("drift"):
+        lines += drift_text(nightly["drift"])
     if selection is not None:
         lines += choices_text(cfg, selection)
     if plots:

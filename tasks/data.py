@@ -2,61 +2,69 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 from prefect import task
+from prefect.cache_policies import NO_CACHE
+from prefect.states import State
 
 from imbalance import store
 from imbalance.config import RetrainConfig
-from imbalance.data import DataSpec, SplitCounts, count_split, split_frame, validation_rows
-from imbalance.data.generator import (
-    DATASET_SCHEMA,
-    GENERATOR_SPEC,
-    generation_metadata,
-    make_dataset,
+from imbalance.data import (
+    DataError,
+    DataSpec,
+    SplitCounts,
+    checks,
+    count_split,
+    snapshot,
+    split_frame,
+    validation_rows,
 )
 from imbalance.data.preprocess import Preprocessing, fit_preprocessing
+from imbalance.data.snapshot import Dataset
 from imbalance.store import RunPaths
 from tasks._prefect import run_logger
 
 VALIDATION_SCHEMA = pa.schema([("row", pa.int64())])
 
 
-@task(name="load_dataset")
-def load_dataset(cfg: RetrainConfig, run: RunPaths) -> tuple[DataSpec, dict[str, Any]]:
-    """Snapshot the run's rows into data/dataset.parquet; return the spec and provenance.
+def _transient(task: Any, task_run: Any, state: State) -> bool:
+    """Retry a read that failed on the network or the disk, never one the user must fix."""
+    error = state.result(raise_on_failure=False)
+    return isinstance(error, OSError | TimeoutError) and not isinstance(error, DataError)
 
-    Generated data when `cfg.data` is empty; otherwise the user's files, read and
-    checked (one-line DataError) before anything is written.
+
+@task(name="read_dataset", retries=2, retry_delay_seconds=[5, 30], retry_condition_fn=_transient)
+def read_dataset(cfg: RetrainConfig, as_of: datetime) -> Dataset:
+    """Return the run's rows, checked and fingerprinted: nothing is written yet.
+
+    Generated data when `cfg.data` is empty; otherwise the user's files (the window's
+    partitions with `window_days`), read and checked (one-line DataError).
     """
     if cfg.generated:
-        frame = make_dataset(cfg)
-        store.write_parquet(run.dataset, frame, DATASET_SCHEMA, generation_metadata(cfg))
-        return GENERATOR_SPEC, {"source": "generator", "rows": len(frame)}
-    from imbalance.data.checks import check_table
-    from imbalance.data.sources import read_source
-
-    logger = run_logger("imbalance.data")
-    source = read_source(cfg.data)
-    logger.info(
-        "read %s rows from %d file(s) of %s",
-        f"{source.table.num_rows:,}",
-        len(source.files),
-        source.uri,
+        return snapshot.generated(cfg, as_of)
+    dataset = snapshot.from_source(cfg, as_of)
+    info = dataset.provenance
+    window = f", window {info['window']['range']}" if "window" in info else ""
+    run_logger("imbalance.data").info(
+        "read %s rows from %d file(s) of %s%s",
+        f"{info['rows']:,}",
+        len(info["files"]),
+        info["source"],
+        window,
     )
-    _, spec = check_table(source, cfg)
-    provenance = {
-        "source": source.uri,
-        "files": [f.path for f in source.files],
-        "rows": source.table.num_rows,
-        "sha256": source.sha256,
-        "label": {"column": spec.label, "positive": spec.positive, "negative": spec.negative},
-    }
-    store.write_table(run.dataset, source.table, provenance | {"spec": spec.to_json()})
-    return spec, provenance
+    return dataset
+
+
+# NO_CACHE: Prefect would otherwise hash the whole table for a cache key nobody uses.
+@task(name="write_snapshot", cache_policy=NO_CACHE)
+def write_snapshot(run: RunPaths, dataset: Dataset) -> None:
+    """Write the rows as read into data/dataset.parquet, with their provenance."""
+    store.write_table(run.dataset, dataset.table, dataset.metadata)
 
 
 @task(name="split_dataset")
@@ -67,9 +75,12 @@ def split_dataset(cfg: RetrainConfig, run: RunPaths, spec: DataSpec) -> SplitCou
     """
     columns = [*spec.feature_names, spec.label]
     frame = store.read_parquet(run.dataset, columns=columns)
-    snapshot = pq.read_schema(run.dataset)
-    schema = pa.schema([snapshot.field(c) for c in columns])
-    train, test = split_frame(frame, cfg, spec)
+    written = pq.read_schema(run.dataset)
+    schema = pa.schema([written.field(c) for c in columns])
+    times = None
+    if cfg.split == "time":
+        times = checks.times(pq.read_table(run.dataset, columns=[cfg.time_column]).column(0))
+    train, test = split_frame(frame, cfg, spec, times)
     held = validation_rows(train, cfg, spec)
     meta = cfg.model_dump(include={"test_size", "split_seed", "stratify", "validation_size"})
     store.write_parquet(run.train, train, schema, meta | {"part": "train"})

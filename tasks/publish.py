@@ -26,6 +26,7 @@ from tasks._prefect import (
 REPORT_KEY = "retrain-report"
 METRICS_KEY = "retrain-metrics"
 RUN_DIR_KEY = "retrain-run-dir"
+DRIFT_KEY = "retrain-drift"
 METRIC_COLUMNS = report.TABLE_COLUMNS  # the report's table and the UI's show the same columns
 TABLE_COLUMNS = ["variant", *METRIC_COLUMNS, "tn", "fp", "fn", "tp"]
 
@@ -48,6 +49,13 @@ def metrics_rows(metrics: dict) -> list[dict[str, Any]]:
         row = {"variant": name, **{c: m.get(c) for c in METRIC_COLUMNS}}
         rows.append(row | {"tn": tn, "fp": fp, "fn": fn, "tp": tp})
     return rows
+
+
+def drift_rows(drift: dict) -> list[dict[str, str]]:
+    """Return the drift table's rows (feature, kind, PSI, KS, p-value, level) for the UI."""
+    from imbalance.drift import ROW_HEADER, DriftReport
+
+    return [dict(zip(ROW_HEADER, row, strict=True)) for row in DriftReport.from_json(drift).rows()]
 
 
 def _logger() -> logging.Logger | logging.LoggerAdapter:
@@ -100,6 +108,14 @@ def publish_run(run: RunPaths, progress_id: UUID | None = None) -> dict[str, UUI
                 description=f"Folder of run {run.run_id}",
             ),
         }
+        drift = store.read_json(run.manifest).get("drift") or {}
+        if drift.get("status") == "compared":
+            ids[DRIFT_KEY] = create_table_artifact(
+                drift_rows(drift),
+                key=DRIFT_KEY,
+                description=f"Drift of run {run.run_id}'s training data against champion run "
+                f"{drift['against']}'s: {drift['summary']}",
+            )
         for variant in metrics["variants"]:
             if run.model(variant).is_file():
                 ids[model_key(variant)] = create_link_artifact(

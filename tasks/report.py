@@ -21,8 +21,11 @@ def write_report(
     plots: list[str] | None = None,
     data: dict | None = None,
     selection: dict | None = None,
+    nightly: dict | None = None,
 ) -> str:
     """Write report.md into the run; return its markdown."""
-    text = render_report(run.run_id, cfg, counts, metrics, decision, plots, data, selection)
+    text = render_report(
+        run.run_id, cfg, counts, metrics, decision, plots, data, selection, nightly
+    )
     store.write_text(run.report, text)
     return text

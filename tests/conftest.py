@@ -60,6 +60,34 @@ def make_table() -> Callable[..., pa.Table]:
     return _make_table
 
 
+def _write_day(events: Path, day: str, shift: float = 0.0, rows: int = 3000) -> Path:
+    """Write one day's partition events/date=DAY/part-0.parquet; return its path.
+
+    `amount` moves by `shift` standard deviations (drift); `ts` is each row's time
+    within the day; `churned` (yes/no) depends on amount and country.
+    """
+    import pandas as pd
+
+    rng = np.random.default_rng(int(day.replace("-", "")))
+    amount = rng.normal(100 + 20 * shift, 20, rows)
+    country = rng.choice(["de", "fr", "nl"], rows, p=[0.5, 0.3, 0.2])
+    risk = (amount - 100) / 20 + (country == "nl") * 1.5 - 3.5
+    churned = np.where(rng.random(rows) < 1 / (1 + np.exp(-risk)), "yes", "no")
+    seconds = np.sort(rng.integers(0, 86_400, rows))
+    ts = pd.Timestamp(day, tz="UTC") + pd.to_timedelta(seconds, unit="s")
+    folder = events / f"date={day}"
+    folder.mkdir(parents=True)
+    frame = pd.DataFrame({"ts": ts, "amount": amount, "country": country, "churned": churned})
+    frame.to_parquet(folder / "part-0.parquet", index=False)
+    return folder / "part-0.parquet"
+
+
+@pytest.fixture(scope="session")
+def write_day() -> Callable[..., Path]:
+    """Write a day's partition of an events folder (see `_write_day`)."""
+    return _write_day
+
+
 # --- S3 ----------------------------------------------------------------------------------
 
 
@@ -182,3 +210,19 @@ def _configure(server: S3Server, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+
+
+# --- the order of the suite ----------------------------------------------------------------
+
+# The longest modules first: `make test` runs the suite in two processes, a module's
+# tests in one (--dist loadscope), so a long module started last would run alone at
+# the end while the other process idles.
+FIRST = ("tests/server/test_deployment.py", "tests/flow/test_dask.py")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        path = item.nodeid.split("::", 1)[0]
+        return FIRST.index(path) if path in FIRST else len(FIRST)
+
+    items.sort(key=rank)  # stable: the order within a rank stays as collected

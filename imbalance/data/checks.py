@@ -62,7 +62,11 @@ def check_table(source: SourceRead, cfg: RetrainConfig) -> tuple[pd.DataFrame, D
         raise DataError(
             f"the label column {label!r} is not in {where}; its columns are {_listed(columns)}"
         )
-    features = list(cfg.features) or [c for c in columns if c != label]
+    time_column = cfg.time_column
+    if time_column:
+        _check_time(source, time_column)
+    not_features = {label, time_column} if time_column else {label}
+    features = list(cfg.features) or [c for c in columns if c not in not_features]
     missing = [name for name in features if name not in columns]
     if missing:
         raise DataError(
@@ -192,6 +196,48 @@ def _number(value: Any) -> float | None:
     except (TypeError, ValueError):
         return None
     return number if math.isfinite(number) else None
+
+
+# --- the time column ---------------------------------------------------------------------
+
+
+def _check_time(source: SourceRead, name: str) -> None:
+    """Refuse a time column that is missing, has gaps or values that are not dates or times."""
+    import pandas as pd
+
+    if name not in source.table.column_names:
+        raise DataError(
+            f"the time column {name!r} is not in {source.uri}; its columns are "
+            f"{_listed(source.table.column_names)}"
+        )
+    column = _decoded(source.table.column(name))
+    _refuse_rows(source, pc.is_null(column), f"the time column {name!r} has {{n}} empty value(s)")
+    if pa.types.is_timestamp(column.type) or pa.types.is_date(column.type):
+        return
+    if not _is_text(column.type):
+        raise DataError(
+            f"the time column {name!r} of {source.uri} is of type {column.type}; it needs "
+            "dates or times (e.g. 2026-11-28 or 2026-11-28T02:00:00Z)"
+        )
+    parsed = times(column)
+    bad = parsed.isna().to_numpy()
+    if bad.any():
+        first = int(bad.nonzero()[0][0])
+        text = pd.Series(column.to_pylist()).iloc[first]
+        raise DataError(
+            f"the time column {name!r} has {int(bad.sum())} value(s) that are not a date or "
+            f"time, the first {text!r} at {source.locate(first)}"
+        )
+
+
+def times(column: pa.ChunkedArray | pa.Array):
+    """Return a time column as pandas UTC timestamps (unparseable text: NaT)."""
+    import pandas as pd
+
+    values = _decoded(column) if isinstance(column, pa.ChunkedArray) else column
+    return pd.Series(
+        pd.to_datetime(values.to_pandas(), utc=True, errors="coerce", format="ISO8601")
+    )
 
 
 # --- the features ------------------------------------------------------------------------

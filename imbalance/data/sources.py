@@ -12,6 +12,14 @@ Files are read in sorted order and their tables concatenated; hive-style folder 
 (`year=2024/`) are not turned into columns. Every file's bytes are read once: hashed
 (the source's content fingerprint) and parsed by pyarrow from memory.
 
+A window of days (`partitions.py`) keeps, of a folder, prefix or glob partitioned by
+date (`date=2026-11-28/`), the files whose partition lies in it, and reads only them:
+
+    read_source("s3://bucket/events/", window=Window(date(2026, 11, 29), days=7))
+
+The fingerprint then covers the window's files only: it changes when a partition
+arrives in the window (or one in it changes), not when one outside it does.
+
 Object storage: credentials come from the standard AWS variables (AWS_ACCESS_KEY_ID,
 AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_PROFILE, ...), the endpoint of an
 S3-compatible store (MinIO, Ceph, moto) from AWS_ENDPOINT_URL_S3 or AWS_ENDPOINT_URL.
@@ -33,11 +41,13 @@ import hashlib
 import posixpath
 import re
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import pyarrow as pa
 
+from imbalance.data.partitions import Window, select
 from imbalance.data.spec import DataError
 
 S3_CLIENT_CONFIG = {"connect_timeout": 5, "read_timeout": 10, "retries": {"max_attempts": 1}}
@@ -61,12 +71,18 @@ class SourceFile:
 
 @dataclass(frozen=True)
 class SourceRead:
-    """A source's rows as read, where each came from, and the fingerprint of its bytes."""
+    """A source's rows as read, where each came from, and the fingerprint of its bytes.
+
+    `partitions`: the dates (ISO) of the partitions read when a window was given, and
+    `window` that window ("(2026-11-22, 2026-11-29]"); empty without one.
+    """
 
     table: pa.Table
     uri: str
     files: tuple[SourceFile, ...]
     sha256: str
+    partitions: tuple[str, ...] = ()
+    window: str = ""
     _starts: tuple[int, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -92,15 +108,26 @@ class SourceRead:
         return f"{f.path} row {n}" + (f" (line {n + 1})" if f.is_csv else "")
 
 
-def read_source(uri: str, storage_options: dict | None = None) -> SourceRead:
+def read_source(
+    uri: str, storage_options: dict | None = None, window: Window | None = None
+) -> SourceRead:
     """Return all rows of `uri` (a file, a folder, a glob or an fsspec URL), checked to parse.
 
-    Raises DataError (one line, naming the path) for anything the user can fix.
+    With a `window`, `uri` is a folder, prefix or glob of date partitions, and only the
+    files of the partitions in the window are read. Raises DataError (one line, naming
+    the path) for anything the user can fix.
     """
     shown = mask_uri(uri)
     if not uri.strip():
         raise DataError("no data source given")
-    fs, root, paths = _list(uri, shown, storage_options or {})
+    fs, root, paths, single = _list(uri, shown, storage_options or {})
+    dates: tuple[date, ...] = ()
+    if window is not None:
+        if single:
+            raise DataError(f"window_days needs a folder of date partitions, got a file: {shown}")
+        names = {_relative(path, root): path for path in paths}
+        chosen, dates = select(names, window, source=_display(fs, root) if root else "")
+        paths = [names[name] for name in chosen]
     digest = hashlib.sha256()
     tables, files = [], []
     for path in paths:
@@ -119,6 +146,8 @@ def read_source(uri: str, storage_options: dict | None = None) -> SourceRead:
         uri=shown,
         files=tuple(files),
         sha256=digest.hexdigest(),
+        partitions=tuple(d.isoformat() for d in dates),
+        window="" if window is None else str(window),
     )
 
 
@@ -146,8 +175,8 @@ def mask_uri(uri: str) -> str:
 # --- finding the files -------------------------------------------------------------------
 
 
-def _list(uri: str, shown: str, options: dict) -> tuple[Any, str, list[str]]:
-    """Return (filesystem, root, the data files in sorted order) of `uri`."""
+def _list(uri: str, shown: str, options: dict) -> tuple[Any, str, list[str], bool]:
+    """Return (filesystem, root, the data files in sorted order, whether `uri` is a file)."""
     from fsspec.core import url_to_fs
 
     if uri.startswith(("s3://", "s3a://")):
@@ -164,12 +193,12 @@ def _list(uri: str, shown: str, options: dict) -> tuple[Any, str, list[str]]:
         raise DataError(f"cannot read {shown}: {_first_line(exc)}") from None
     with _user_errors(shown, listing=True):
         if _GLOB.search(path):
-            return fs, _glob_root(path), _glob(fs, path, shown)
+            return fs, _glob_root(path), _glob(fs, path, shown), False
         info = _info(fs, path, shown)
         if info["type"] != "directory":
             _check_extension(path, shown)
-            return fs, posixpath.dirname(path), [path]
-        return fs, path.rstrip("/"), _folder(fs, path.rstrip("/"), shown)
+            return fs, posixpath.dirname(path), [path], True
+        return fs, path.rstrip("/"), _folder(fs, path.rstrip("/"), shown), False
 
 
 def _info(fs: Any, path: str, shown: str) -> dict:

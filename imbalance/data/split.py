@@ -24,17 +24,23 @@ class SplitCounts:
 
 
 def split_frame(
-    frame: pd.DataFrame, cfg: RetrainConfig, spec: DataSpec
+    frame: pd.DataFrame, cfg: RetrainConfig, spec: DataSpec, times: pd.Series | None = None
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Return (train, test) as the tutorial splits them.
+    """Return (train, test) as the tutorial splits them, or by time (`cfg.split` "time").
 
     Refused (DataError) when either part has no minority row: a model cannot learn
     the class without one, nor be measured on it.
     """
-    from sklearn.model_selection import train_test_split  # ~2 s to import: only when used
-
     labels = spec.target(frame)
     minority = int(labels.sum())
+    if cfg.split == "time":
+        if times is None:
+            raise ValueError("a time split needs the rows' times")
+        train, test = time_split(frame, times, cfg.test_size)
+        _refuse_without_minority(frame, train, test, spec, "more or other rows are needed")
+        return train, test
+    from sklearn.model_selection import train_test_split  # ~2 s to import: only when used
+
     if cfg.stratify and minority < 2:
         raise DataError(
             f"cannot stratify: the data has {minority} minority row(s), at least 2 needed"
@@ -46,13 +52,42 @@ def split_frame(
         stratify=labels if cfg.stratify else None,
     )
     hint = "set stratify" if minority >= 2 and not cfg.stratify else "more rows are needed"
+    _refuse_without_minority(frame, train, test, spec, hint)
+    return train, test
+
+
+def time_split(
+    frame: pd.DataFrame, times: pd.Series, test_size: float
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Return (train, test): the test part is the newest `test_size` share of the rows.
+
+    Rows with the same time stay together, on the test side: no row of the test
+    part is older than any row of the training part. Both parts keep time order.
+    """
+    stamps = times.to_numpy()
+    order = np.argsort(stamps, kind="stable")
+    n_test = max(1, int(np.ceil(test_size * len(frame))))
+    cutoff = stamps[order[len(order) - n_test]]
+    newest = stamps >= cutoff
+    if newest.all():
+        raise DataError(
+            f"a time split needs rows of more than one time: the newest {n_test} row(s) of "
+            f"{len(frame)} share the time {pd.Timestamp(cutoff)} with all the others"
+        )
+    keep = order[~newest[order]], order[newest[order]]
+    return frame.iloc[keep[0]], frame.iloc[keep[1]]
+
+
+def _refuse_without_minority(
+    frame: pd.DataFrame, train: pd.DataFrame, test: pd.DataFrame, spec: DataSpec, hint: str
+) -> None:
+    minority = int(spec.target(frame).sum())
     for part, rows in (("training", train), ("test", test)):
         if int(spec.target(rows).sum()) == 0:
             raise DataError(
                 f"the {part} split has no minority example ({minority} in all "
                 f"{len(frame)} rows): {hint}"
             )
-    return train, test
 
 
 def count_split(

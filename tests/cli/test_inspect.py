@@ -19,7 +19,7 @@ def test_runs_lists_every_run_newest_first_with_its_status_and_the_champion(arti
     status, out, err = cli("runs", "--artifacts-dir", artifacts)
     assert status == 0 and err == ""
     header, *lines = out.splitlines()
-    assert header.split()[:5] == ["RUN", "STATUS", "STARTED", "(UTC)", "DURATION"]
+    assert header.split()[:7] == ["RUN", "STATUS", "STARTED", "(UTC)", "AS", "OF", "DURATION"]
     assert [line.split()[0] for line in lines] == RUN_IDS
     assert [line.split()[1] for line in lines] == [
         "incomplete",

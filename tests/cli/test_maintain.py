@@ -113,3 +113,15 @@ def test_prune_refuses_when_the_champion_file_is_unreadable(artifacts, cli):
     status, _, err = cli("prune", "--keep", "1", "--artifacts-dir", artifacts)
     assert status == 2 and "cannot tell which runs were champions" in err
     assert len(ArtifactStore(artifacts).run_ids()) == 3
+
+
+def test_prune_skips_a_run_whose_process_still_runs(artifacts, cli):
+    artifacts_store = ArtifactStore(artifacts)
+    with artifacts_store.running(artifacts_store.run(MIDDLE)):
+        status, out, _ = cli(
+            "prune", "--keep", "1", "--staging-days", "0", "--artifacts-dir", artifacts
+        )
+    assert status == 0 and MIDDLE not in out
+    assert out.splitlines()[-1].startswith("deleted 2 runs (")
+    assert artifacts_store.run_ids() == [NEWEST, MIDDLE, OLDEST]
+    assert artifacts_store.unfinished_run_ids() == []

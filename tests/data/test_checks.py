@@ -314,3 +314,39 @@ def test_a_bad_row_in_a_later_file_is_named(tmp_path, make_table):
         check_table(read_source(str(tmp_path)), cfg())
     assert f"{tmp_path}/part-2.csv row 17 (line 18)" in str(exc.value)
     assert "'balance' has 1 empty, NaN or infinite" in str(exc.value)
+
+
+# --- the time column ---------------------------------------------------------------------
+
+
+def test_the_time_column_is_checked_and_never_a_feature(tmp_path, make_table):
+    table = make_table(50).append_column("day", pa.array(["2026-11-28"] * 50))
+    _, spec = check_table(csv_source(tmp_path, table), cfg(time_column="day"))
+    assert "day" not in spec.feature_names
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        (
+            ["2026-11-28", "soon"],
+            r"'day' has 1 value\(s\) that are not a date or time, the first "
+            r"'soon' at .*customers.csv row 2 \(line 3\)",
+        ),
+        (["2026-11-28", None], r"'day' has 1 empty value\(s\), the first at .*row 2"),
+    ],
+)
+def test_a_bad_time_is_named_with_its_row(tmp_path, make_table, values, message):
+    table = make_table(2).append_column("day", pa.array(values, pa.string()))
+    with pytest.raises(DataError, match=message):
+        check_table(csv_source(tmp_path, table), cfg(time_column="day"))
+
+
+def test_a_missing_time_column_is_named(tmp_path, make_table):
+    with pytest.raises(DataError, match="the time column 'day' is not in"):
+        check_table(csv_source(tmp_path, make_table(20)), cfg(time_column="day"))
+
+
+def test_a_numeric_time_column_is_refused(tmp_path, make_table):
+    with pytest.raises(DataError, match="the time column 'age' .* needs dates or times"):
+        check_table(parquet_source(tmp_path, make_table(20)), cfg(time_column="age"))

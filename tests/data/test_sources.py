@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+from datetime import date
 from pathlib import Path
 
 import pyarrow as pa
@@ -11,6 +12,7 @@ import pyarrow.csv as pcsv
 import pyarrow.parquet as pq
 import pytest
 
+from imbalance.data.partitions import Window
 from imbalance.data.sources import mask_uri, read_source
 from imbalance.data.spec import DataError
 
@@ -285,6 +287,52 @@ def test_s3_file_and_folder(s3, bucket):
     assert folder.locate(401) == "s3://imbalance-data/daily/2024-01.csv row 2 (line 3)"
     shown = repr(one) + repr(folder)
     assert s3.secret_key not in shown and s3.access_key not in shown
+
+
+@pytest.mark.slow
+def test_s3_window_over_a_prefix_of_date_partitions(s3, make_table, tmp_path):
+    table = make_table(300)
+    local = tmp_path / "events"
+    parts = {
+        "date=2026-12-30/part-0.parquet": table.slice(0, 100),
+        "date=2026-12-31/part-0.parquet": table.slice(100, 100),
+        "date=2027-01-01/part-0.parquet": table.slice(200, 50),
+        "date=2027-01-01/retry/part-1.parquet": table.slice(250, 50),
+    }
+    for name, piece in parts.items():
+        write_parquet(piece, local / name)
+    files = {f"events/{name}": local / name for name in parts}
+    s3.upload("imbalance-windows", files | {"events/_SUCCESS": b""})
+    window = Window(date(2027, 1, 1), 2)
+
+    source = read_source("s3://imbalance-windows/events/", window=window)
+
+    assert source.table.num_rows == 200
+    assert source.table.column("balance").to_pylist() == table.column("balance")[100:].to_pylist()
+    assert [f.path for f in source.files] == [
+        "s3://imbalance-windows/events/date=2026-12-31/part-0.parquet",
+        "s3://imbalance-windows/events/date=2027-01-01/part-0.parquet",
+        "s3://imbalance-windows/events/date=2027-01-01/retry/part-1.parquet",
+    ]
+    assert source.partitions == ("2026-12-31", "2027-01-01")
+    assert source.window == "(2026-12-30, 2027-01-01]"
+    assert source.sha256 == read_source(str(local), window=window).sha256  # names and bytes
+    by_glob = read_source("s3://imbalance-windows/events/date=*/**/*.parquet", window=window)
+    assert by_glob.sha256 == source.sha256
+
+    late = {"events/date=2026-12-29/part-0.parquet": local / "date=2026-12-30/part-0.parquet"}
+    s3.upload("imbalance-windows", late)  # a partition arrives, before the window
+    assert read_source("s3://imbalance-windows/events/", window=window).sha256 == source.sha256
+    with pytest.raises(DataError) as exc:
+        read_source("s3://imbalance-windows/events/", window=Window(date(2027, 3, 1), 7))
+    assert_one_line(exc, "s3://imbalance-windows/events", "(2027-02-22, 2027-03-01]")
+
+
+def test_a_window_over_one_file_is_refused(tmp_path, make_table):
+    path = write_parquet(make_table(10), tmp_path / "date=2026-11-28" / "part-0.parquet")
+    with pytest.raises(DataError) as exc:
+        read_source(str(path), window=Window(date(2026, 11, 28), 1))
+    assert_one_line(exc, "window_days needs a folder of date partitions, got a file", str(path))
 
 
 @pytest.mark.slow

@@ -65,11 +65,13 @@ def _same_models(run: RunPaths, reference: RunPaths) -> None:
 
 def test_a_run_on_two_workers_equals_the_run_on_threads(cluster, on_threads, tmp_path):
     _, client = cluster
-    run = _run_on(client.scheduler.address, tmp_path, models_per_task=1)
+    # Three tasks of two models for two workers: one worker takes two tasks, and a
+    # task's models are not those of a run's batch (one compile per task: not one each).
+    run = _run_on(client.scheduler.address, tmp_path, models_per_task=2)
     _same_models(run, on_threads)
     assert store.read_json(run.manifest)["trained_on"] == {
         "dask": client.scheduler.address,
-        "tasks": 6,
+        "tasks": 3,
     }
 
 

@@ -110,7 +110,7 @@ def test_a_damaged_champion_is_kept_and_the_report_says_why(weak_champion, tmp_p
 def test_a_garbled_latest_file_is_rebuilt_by_the_next_run(weak_champion, tmp_path, tiny):
     artifacts = _copy(weak_champion, tmp_path)
     artifacts.latest_file.write_text("{ garbled")
-    cfg = RetrainConfig(**(tiny | WEAK), artifacts_dir=str(artifacts.root))
+    cfg = RetrainConfig(**(tiny | WEAK), artifacts_dir=str(artifacts.root), skip_unchanged=False)
     run = RunPaths(Path(retrain(cfg)))
     assert store.read_json(artifacts.latest_file)["run_id"] == run.run_id
     assert artifacts.state_problems() == []

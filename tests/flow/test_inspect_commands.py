@@ -32,7 +32,8 @@ def two_runs(tmp_path_factory, tiny):
     root = tmp_path_factory.mktemp("artifacts")
     first = RunPaths(Path(retrain(RetrainConfig(**tiny, artifacts_dir=str(root)))))
     champion_file = ArtifactStore(root).champion_file.read_bytes()
-    second = RunPaths(Path(retrain(RetrainConfig(**tiny, artifacts_dir=str(root)))))
+    again = RetrainConfig(**tiny, artifacts_dir=str(root), skip_unchanged=False)
+    second = RunPaths(Path(retrain(again)))
     return SimpleNamespace(
         artifacts=ArtifactStore(root),
         first=first,

@@ -45,7 +45,8 @@ def two_runs(tmp_path_factory, tiny):
     one_thread = retrain.with_options(task_runner=ThreadPoolTaskRunner(max_workers=1))
     in_parallel = retrain.with_options(task_runner=ThreadPoolTaskRunner(max_workers=4))
     first = RunPaths(Path(one_thread(cfg)))
-    second = RunPaths(Path(one_thread(cfg)))
+    # The same config again: retrained (not skipped as unchanged) to compare the two.
+    second = RunPaths(Path(one_thread(cfg.model_copy(update={"skip_unchanged": False}))))
     # One model per task in four threads, each with the fused trainer: the three
     # variants and their blind twins of the train seed (no sweep, one seed: the same
     # models as the batched run's of those, fewer of them to train one at a time).

@@ -27,6 +27,7 @@ from proc_env import processes_with
 
 from imbalance.store import RunPaths
 from tasks.publish import (
+    DRIFT_KEY,
     METRICS_KEY,
     PROGRESS_KEY,
     REPORT_KEY,
@@ -220,7 +221,7 @@ def worker(stack: Stack) -> Iterator[subprocess.Popen]:
     """
     process = _start(
         [str(PREFECT), "worker", "start", "--pool", "local-process"],
-        stack.env | {"PREFECT_WORKER_QUERY_SECONDS": "5"},
+        stack.env | {"PREFECT_WORKER_QUERY_SECONDS": "2"},
         stack.project,
         stack.logs / "worker.log",
     )
@@ -268,50 +269,8 @@ def test_the_nightly_deployment_has_its_schedule_pool_limit_and_form(stack):
     assert manual["job_variables"]["stream_output"] is False
     # A run from the UI's form is an experiment unless its author says otherwise.
     assert manual["parameters"]["cfg"] == {"promote": False}
-
-
-def test_a_run_started_like_the_run_button_completes_and_shows_its_results(stack, worker, tmp_path):
-    artifacts = tmp_path / "artifacts"
-    cfg = {"n_samples": 5000, "epochs": 2, "artifacts_dir": str(artifacts)}
-    deployment_id = stack.deployment("manual-retrain")["id"]
-    with stack.client() as api:
-        created = api.post(
-            f"/deployments/{deployment_id}/create_flow_run", json={"parameters": {"cfg": cfg}}
-        )
-        assert created.status_code == 201, created.text
-        flow_run_id = created.json()["id"]
-        flow_run = _wait_for_end(api, flow_run_id, worker, stack.logs)
-        assert flow_run["state_type"] == "COMPLETED", _run_logs(api, flow_run_id, 80)
-
-        found = api.post(
-            "/artifacts/filter", json={"artifacts": {"flow_run_id": {"any_": [flow_run_id]}}}
-        ).json()
-        latest_report = api.get(f"/artifacts/{REPORT_KEY}/latest").json()
-
-    # On disk: one complete run, named after the flow run, under the artifacts_dir given.
-    [run_dir] = (artifacts / "runs").iterdir()
-    assert run_dir.name == flow_run["name"]
-    assert (run_dir / "manifest.json").is_file() and (run_dir / "report.md").is_file()
-    assert not (stack.project / "artifacts").exists()
-
-    by_key = {a["key"]: a for a in found}
-    report = by_key[REPORT_KEY]["data"]
-    # report.md, with its plots inline: the UI's browser cannot open the run folder.
-    assert report == report_with_inline_plots(RunPaths(run_dir))
-    # roc, pr, loss, the sweep, a confusion matrix per variant (tuned included)
-    assert report.count("](data:image/png;base64,") == 8 and "](plots/" not in report
-    assert latest_report["data"] == by_key[REPORT_KEY]["data"]
-    rows = by_key[METRICS_KEY]["data"]
-    rows = json.loads(rows) if isinstance(rows, str) else rows
-    assert [row["variant"] for row in rows] == [*VARIANTS, "tuned"]
-    assert all(list(row) == TABLE_COLUMNS for row in rows)
-    assert all(row["tn"] + row["fp"] + row["fn"] + row["tp"] == 1000 for row in rows)
-    assert run_dir.as_uri() in by_key[RUN_DIR_KEY]["data"]
-    for variant in [*VARIANTS, "tuned"]:
-        assert (run_dir / "models" / f"{variant}.keras").as_uri() in by_key[
-            f"retrain-model-{variant}"
-        ]["data"]
-    assert by_key[PROGRESS_KEY]["data"] == 100
+    # Each night generates new data (seeded by its date): there is something to learn.
+    assert nightly["parameters"]["cfg"] == {"nightly_data": True}
 
 
 @pytest.mark.parametrize(
@@ -405,3 +364,129 @@ def test_a_run_outlives_its_killed_worker(stack, worker, tmp_path):
             if not _gone(pid):
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
+
+
+# --- nightly runs on a folder that gains a partition every day ----------------------------
+
+DAYS = ["2026-11-26", "2026-11-27", "2026-11-28"]
+DAY_ROWS = 3000
+
+
+def _scheduled_run(api: httpx.Client, deployment_id: str, cfg: dict, at: str) -> str:
+    """Create a run as the schedule does: state Scheduled, at the night's time."""
+    created = api.post(
+        f"/deployments/{deployment_id}/create_flow_run",
+        json={
+            "parameters": {"cfg": cfg},
+            "state": {"type": "SCHEDULED", "state_details": {"scheduled_time": at}},
+        },
+    )
+    assert created.status_code == 201, created.text
+    return created.json()["id"]
+
+
+def test_nightly_runs_train_on_their_window_report_drift_skip_and_prune(
+    stack, worker, tmp_path, write_day
+):
+    events, artifacts = tmp_path / "events", tmp_path / "artifacts"
+    for day, shift in zip(DAYS, [0, 0, 2], strict=True):  # the third day drifted
+        write_day(events, day, shift, DAY_ROWS)
+    # Failed or killed runs left in staging: one untouched for ten days, one of today.
+    staging = artifacts / ".staging"
+    for name, age_days in [("20261101T020000Z-old-failed", 10), ("20261125T020000Z-fresh", 0)]:
+        (staging / name).mkdir(parents=True)
+        (staging / name / "manifest.json").write_text('{"status": "failed"}')
+        stamp = time.time() - age_days * 86_400
+        for path in (staging / name / "manifest.json", staging / name):
+            os.utime(path, (stamp, stamp))
+    cfg = {
+        "data": str(events),
+        "label": "churned",
+        "positive": "yes",
+        "time_column": "ts",
+        "window_days": 2,
+        "epochs": 1,
+        "sweep_points": 0,
+        "n_seeds": 1,
+        "min_positives": 100_000,  # the first run becomes champion; later ones cannot
+        "keep_runs": 1,
+        "staging_days": 1,
+        "artifacts_dir": str(artifacts),
+    }
+    deployment_id = stack.deployment("nightly-retrain")["id"]
+    runs = []
+    with stack.client() as api:
+        for day in DAYS:
+            flow_run_id = _scheduled_run(api, deployment_id, cfg, f"{day}T02:00:00Z")
+            flow_run = _wait_for_end(api, flow_run_id, worker, stack.logs)
+            assert flow_run["state_type"] == "COMPLETED", _run_logs(api, flow_run_id, 80)
+            runs.append(flow_run)
+        # The last night again, from the UI's Run button (the manual deployment, as of
+        # that night): nothing new to learn.
+        manual_id = stack.deployment("manual-retrain")["id"]
+        again_cfg = cfg | {"as_of": f"{DAYS[-1]}T02:00:00Z"}
+        created = api.post(
+            f"/deployments/{manual_id}/create_flow_run", json={"parameters": {"cfg": again_cfg}}
+        )
+        assert created.status_code == 201, created.text
+        runs.append(_wait_for_end(api, created.json()["id"], worker, stack.logs))
+        found = api.post(
+            "/artifacts/filter", json={"artifacts": {"flow_run_id": {"any_": [runs[2]["id"]]}}}
+        ).json()
+        latest_report = api.get(f"/artifacts/{REPORT_KEY}/latest").json()
+
+    first, second, third, again = runs
+    manifests = {}
+    for flow_run in (first, third):
+        manifests[flow_run["name"]] = json.loads(
+            (artifacts / "runs" / flow_run["name"] / "manifest.json").read_text()
+        )
+    one, three = manifests[first["name"]], manifests[third["name"]]
+    # Each night's as-of time is its scheduled time, and it trained on its window only.
+    assert one["as_of"] == "2026-11-26T02:00:00+00:00"
+    assert three["as_of"] == "2026-11-28T02:00:00+00:00"
+    assert one["data"]["partitions"] == ["2026-11-26"]
+    assert three["data"]["partitions"] == ["2026-11-27", "2026-11-28"]
+    assert three["counts"]["dataset_rows"] == 2 * DAY_ROWS
+    # Drift against the champion's data (the first night's): day three's amount moved.
+    assert one["drift"]["status"] == "no champion"
+    drift = three["drift"]
+    assert drift["status"] == "compared" and drift["against"] == first["name"]
+    flagged = {f["name"] for f in drift["features"] if f["flagged"]}
+    assert flagged == {"amount"}, drift["features"]
+    by_key = {a["key"]: a for a in found}
+    drift_rows = by_key[DRIFT_KEY]["data"]
+    drift_rows = json.loads(drift_rows) if isinstance(drift_rows, str) else drift_rows
+    assert [r["feature"] for r in drift_rows if r["level"] == "drifted"] == ["amount"]
+    report_md = (artifacts / "runs" / third["name"] / "report.md").read_text()
+    assert "## Drift against the champion's data" in report_md
+    # The same night again: Completed at once, naming the run it equals, no new folder.
+    assert again["state_type"] == "COMPLETED", again["state"]["message"]
+    assert "nothing new" in again["state"]["message"] and third["name"] in again["state"]["message"]
+    # Retention (keep 1): the second night's run went; the champion's and the newest stay.
+    assert sorted(p.name for p in (artifacts / "runs").iterdir()) == [first["name"], third["name"]]
+    assert json.loads((artifacts / "champion.json").read_text())["run_id"] == first["name"]
+    assert sorted(p.name for p in staging.iterdir() if not p.name.startswith(".")) == [
+        "20261125T020000Z-fresh"
+    ]
+    assert second["name"] not in {p.name for p in staging.iterdir()}
+
+    # What the UI shows of the third night: report.md with its plots inline (the UI's
+    # browser cannot open the run folder), the metrics table, links, the progress.
+    run_dir = artifacts / "runs" / third["name"]
+    report = by_key[REPORT_KEY]["data"]
+    assert report == report_with_inline_plots(RunPaths(run_dir))
+    # roc, pr, loss and a confusion matrix per variant (no sweep here)
+    assert report.count("](data:image/png;base64,") == 6 and "](plots/" not in report
+    assert latest_report["data"] == report  # the skipped night published no report
+    rows = by_key[METRICS_KEY]["data"]
+    rows = json.loads(rows) if isinstance(rows, str) else rows
+    assert [row["variant"] for row in rows] == VARIANTS
+    assert all(list(row) == TABLE_COLUMNS for row in rows)
+    test_rows = three["counts"]["test_rows"]
+    assert all(row["tn"] + row["fp"] + row["fn"] + row["tp"] == test_rows for row in rows)
+    assert run_dir.as_uri() in by_key[RUN_DIR_KEY]["data"]
+    for variant in VARIANTS:
+        model_link = by_key[f"retrain-model-{variant}"]["data"]
+        assert (run_dir / "models" / f"{variant}.keras").as_uri() in model_link
+    assert by_key[PROGRESS_KEY]["data"] == 100

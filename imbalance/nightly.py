@@ -1,0 +1,46 @@
+"""Whether a night has anything new to learn: the skip check of `skip_unchanged`.
+
+A run is unchanged when its data's fingerprint and every config field that shapes
+the data or the models (all but as_of, skip_unchanged and the retention fields) equal
+those of the newest complete run. Only the newest counts: going back to an older
+state of the data is a change worth a run. Anything unreadable counts as changed:
+a damaged manifest never makes a night skip.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from imbalance.config import NOT_LEARNED_FROM, RetrainConfig
+from imbalance.store import MANIFEST, ArtifactStore, read_json
+
+
+def unchanged_since(artifacts: ArtifactStore, cfg: RetrainConfig, fingerprint: str) -> str | None:
+    """Return the newest complete run's id if it had the same data and config, else None."""
+    run_id = artifacts.latest_run_id()
+    if run_id is None:
+        return None
+    try:
+        manifest = read_json(artifacts.runs_dir / run_id / MANIFEST)
+        recorded = {k: v for k, v in manifest["config"].items() if k not in NOT_LEARNED_FROM}
+        sha256 = manifest["data"]["sha256"]
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+    # Compared as JSON, as the manifest keeps it; a field an older version did not
+    # have makes the configs differ: retraining is the safe side.
+    if sha256 == fingerprint and recorded == json.loads(json.dumps(cfg.learned_from())):
+        return run_id
+    return None
+
+
+def skip_message(run_id: str, fingerprint: str) -> str:
+    return (
+        f"nothing new: the data (sha256 {fingerprint[:12]}…) and the config are those of run "
+        f"{run_id}; no run was made (force a retrain with --force or skip_unchanged off)"
+    )
+
+
+def as_of_record(as_of: Any) -> str:
+    """Return the as-of time as manifests and reports show it (ISO 8601, UTC, seconds)."""
+    return as_of.isoformat(timespec="seconds")
