@@ -13,6 +13,7 @@ Peak memory is the largest resident set of any single process of the command
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -36,11 +37,11 @@ ENV.pop("PREFECT_API_URL", None)  # local mode, as `make run`
 TUTORIAL_STEPS = 3 * 50 * 800  # three models, 50 epochs of 80,000 rows in batches of 100
 
 
-def measure(command: list[str], env: dict[str, str] = ENV) -> dict:
+def measure(command: list[str], env: dict[str, str] = ENV, cwd: Path = ROOT) -> dict:
     """Run `command`; return its wall seconds and peak RSS in MiB, or fail loudly."""
     started = time.perf_counter()
     proc = subprocess.Popen(
-        command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+        command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
     )
     output = proc.stdout.read().decode(errors="replace")
     _, status, usage = os.wait4(proc.pid, 0)
@@ -55,16 +56,23 @@ def tutorial() -> dict:
 
 
 def flow(
-    n_samples: int | None = None, api_url: str | None = None, prefect_home: str | None = None
+    n_samples: int | None = None,
+    api_url: str | None = None,
+    prefect_home: str | None = None,
+    checkout: Path = ROOT,
 ) -> dict:
-    """Run the flow as `make run` does (or against a running server); add per-step times."""
+    """Run the flow as `make run` does (or against a running server); add per-step times.
+
+    `checkout`: the source tree to run (another version's, for `--before`).
+    """
     env = ENV | ({"PREFECT_API_URL": api_url} if api_url else {})
     env |= {"PREFECT_HOME": prefect_home} if prefect_home else {}
+    env |= {"PYTHONPATH": str(checkout)} if checkout != ROOT else {}
     with tempfile.TemporaryDirectory(prefix="bench-artifacts-") as artifacts:
         command = [PYTHON, "-m", "cli", "run", "--artifacts-dir", artifacts]
         if n_samples:
             command += ["--n-samples", str(n_samples)]
-        result = measure(command, env)
+        result = measure(command, env, cwd=checkout)
         [run] = list(Path(artifacts, "runs").iterdir())
         manifest = json.loads((run / "manifest.json").read_text())
         metrics = json.loads((run / "metrics.json").read_text())
@@ -81,6 +89,24 @@ def flow(
         "steady_us_per_step": statistics.median(steady) if steady else None,
         "recall": {name: round(m["recall"], 3) for name, m in metrics["variants"].items()},
     }
+
+
+# The version before choices were made on validation (issue 11: thresholds, the class-
+# weight sweep, seeds, the evidence gate): `make run` may take at most 1.5x its time.
+BEFORE_CHOOSING = "41132d4"
+
+
+@contextmanager
+def checkout_of(rev: str):
+    """Yield a temporary git worktree of `rev` (run with this project's .venv)."""
+    where = Path(tempfile.mkdtemp(prefix="bench-before-")) / "tree"
+    subprocess.run(["git", "worktree", "add", "--detach", str(where), rev], cwd=ROOT, check=True,
+                   capture_output=True)  # fmt: skip
+    try:
+        yield where
+    finally:
+        subprocess.run(["git", "worktree", "remove", "--force", str(where)], cwd=ROOT,
+                       capture_output=True)  # fmt: skip
 
 
 @contextmanager
@@ -163,6 +189,13 @@ def table(report: dict) -> str:
         _flow_row("`make run`: `imbalance run`, local mode", report["flow_local"]),
         _flow_row("`imbalance run` against a running server", report["flow_server"]),
     ]
+    if report.get("flow_before"):
+        lines.append(
+            _flow_row(
+                f"`make run` of {report['before']} (before choosing on validation)",
+                report["flow_before"],
+            )
+        )
     lines += [
         _flow_row(f"`imbalance run --n-samples {r['rows']}`, server", [r])
         for r in report["scaling"]
@@ -174,6 +207,13 @@ def table(report: dict) -> str:
         f"(median against median, measured in this one invocation); the very first run on "
         f"a machine: {report['ratio_cold']:.1f}×.",
     ]
+    if report.get("flow_before"):
+        lines += [
+            "",
+            f"**`make run` now against {report['before']}, before choices were made on "
+            f"validation: {report['ratio_before']:.2f}× its time** (median against median, "
+            "alternating in this invocation; the budget is 1.5×).",
+        ]
     return "\n".join(lines)
 
 
@@ -183,9 +223,21 @@ def main() -> None:
     parser.add_argument(
         "--scale", default="1000000,10000000", help="comma-separated row counts, '' for none"
     )
+    parser.add_argument(
+        "--before",
+        default=BEFORE_CHOOSING,
+        help=f"also run `make run` of this git revision, alternating (default {BEFORE_CHOOSING}"
+        ", before choosing on validation); '' for none",
+    )
     args = parser.parse_args()
 
     runs: dict[str, list[dict]] = {"tutorial": [], "flow_local": [], "flow_server": []}
+    before = contextlib.ExitStack()
+    measured = [("tutorial", tutorial), ("flow_local", flow)]
+    if args.before:
+        tree = before.enter_context(checkout_of(args.before))
+        runs["flow_before"] = []
+        measured.append(("flow_before", lambda: flow(checkout=tree)))
     scaling = []
     fresh_home = tempfile.mkdtemp(prefix="bench-fresh-prefect-")
     try:
@@ -193,13 +245,9 @@ def main() -> None:
     finally:
         shutil.rmtree(fresh_home, ignore_errors=True)
     print(f"fresh machine: {cold[0]['seconds']} s", flush=True)
-    with prefect_server() as api:
+    with before, prefect_server() as api:
         for i in range(args.repeats):
-            for name, measure_one in (
-                ("tutorial", tutorial),
-                ("flow_local", flow),
-                ("flow_server", lambda: flow(api_url=api)),
-            ):
+            for name, measure_one in [*measured, ("flow_server", lambda: flow(api_url=api))]:
                 runs[name].append(measure_one())
                 print(f"[{i + 1}/{args.repeats}] {name}: {runs[name][-1]['seconds']} s", flush=True)
         for n in [int(s) for s in args.scale.split(",") if s.strip()]:
@@ -223,6 +271,11 @@ def main() -> None:
         "ratio_server": median("tutorial") / median("flow_server"),
         "ratio_cold": median("tutorial") / cold[0]["seconds"],
     }
+    if args.before:
+        report |= {
+            "before": args.before,
+            "ratio_before": median("flow_local") / median("flow_before"),
+        }
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "bench.json").write_text(json.dumps(report, indent=2) + "\n")
     markdown = table(report)
