@@ -110,7 +110,9 @@ def retrain(cfg: RetrainConfig = RetrainConfig()) -> str:  # noqa: B008 (Prefect
         staged.extra["thresholds"] = {
             v: selection["configurations"][v]["threshold"] for v in selection["variants"]
         }
-        trained = [f.result() for f in [save_variant.submit(cfg, run, m, prep) for m in finals]]
+        thresholds = staged.extra["thresholds"]
+        saving = [save_variant.submit(cfg, run, m, prep, thresholds[m.name]) for m in finals]
+        trained = [f.result() for f in saving]
         metrics = evaluate_variants(cfg, run, trained, spec, selection, reference.result())
         plots = draw_plots(cfg, run, metrics, selection)
         proposal = decide_champion(cfg, run, spec, selection, incumbent)

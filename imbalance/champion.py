@@ -38,18 +38,20 @@ def decide(
     *,
     min_positives: int = 1,
     eligible: bool = True,
+    gate_positives: int | None = None,
 ) -> dict[str, Any]:
     """Return the proposal of run `run_id` against the scored `incumbent` (not yet settled).
 
     `metrics` are the run's validation results ({"variants": {name: {metric: mean}}});
     `incumbent` is None when there is no champion yet; else the champion's run,
-    variant and `score` on this run's validation rows, with the paired bootstrap
-    `comparison` of the candidate against it on those rows, or an `error` saying why
-    it could not be checked or scored. The candidate is proposed if the run is
+    variant and `score` on this run's gate rows (validation rows no choice was made
+    on), with the paired bootstrap `comparison` of the candidate against it there, or
+    an `error` saying why it could not be checked or scored. The candidate is proposed if the run is
     `eligible` and there is no champion, or if the comparison rests on at least
     `min_positives` positive rows and the lower end of its interval exceeds
     `min_improvement`: evidence, not a point estimate. A champion with an `error` is
-    kept (fail closed).
+    kept (fail closed). `gate_positives`: the positive rows of the gate; without a
+    comparison (a gate too small to resample), fewer than `min_positives` refuse.
     """
     best = best_variant(metrics, metric)
     candidate = {"run_id": run_id, "variant": best[0], "score": best[1]} if best else None
@@ -74,6 +76,12 @@ def decide(
             "promoted until it is repaired or rolled back (`imbalance champion --rollback`)",
         )
     comparison = incumbent.get("comparison")
+    if comparison is None and gate_positives is not None and gate_positives < min_positives:
+        return decision | verdict(
+            False,
+            f"cannot tell against the champion {held}: {gate_positives} positive gate "
+            f"row(s), fewer than the {min_positives} a comparison needs",
+        )
     if comparison is not None:
         return decision | _with_evidence(comparison, held, min_improvement, min_positives)
     if incumbent.get("score") is None:
@@ -102,13 +110,13 @@ def _with_evidence(
     measured = (
         f"{comparison['metric']} {comparison['candidate']:.4f} (the candidate's model for "
         f"choosing) against {comparison['incumbent']:.4f}, {difference:+.4f} ({level} "
-        f"interval {low:+.4f} to {high:+.4f}, {rows:,} validation rows, {positives} positive)"
+        f"interval {low:+.4f} to {high:+.4f}, {rows:,} gate rows, {positives} positive)"
     )
     found = {"improvement": difference, "interval": [low, high]}
     if positives < min_positives:
         return found | verdict(
             False,
-            f"cannot tell against the champion {held}: {positives} positive validation "
+            f"cannot tell against the champion {held}: {positives} positive gate "
             f"row(s), fewer than the {min_positives} a comparison needs ({measured})",
         )
     # The tolerance keeps an interval ending at 0.05 - 1e-17 from failing a 0.05 bar.
@@ -197,7 +205,7 @@ def describe_decision(decision: dict[str, Any]) -> str:
         same_metric = recorded is not None and champion.get("recorded_metric") == metric
         then = f" (when chosen: {recorded:.4f})" if same_metric else ""
         parts.append(
-            f"Champion {holder_text(champion)} on these validation rows: "
+            f"Champion {holder_text(champion)} on this run's gate rows: "
             f"{metric} {champion['score']:.4f}{then}."
         )
     outcome = "Promoted" if decision["promoted"] else "Not promoted"

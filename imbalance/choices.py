@@ -73,14 +73,19 @@ def choose(
     trained: Sequence[TrainedMember],
     x_validation: np.ndarray,
     y_validation: np.ndarray,
+    x_gate: np.ndarray | None = None,
 ) -> dict[str, Any]:
     """Return the run's choices, made on the validation rows by the blind members.
+
+    `x_gate`: the gate rows (validation rows no choice is made on); the candidate's
+    scores there are what the champion gate compares (`candidate_scores`). Without
+    them, its scores on the rows it was chosen on.
 
     {"configurations": {name: {"threshold", "why", "class_weight", metric: [mean, std]}},
      "sweep": [{"weight", "pr_auc": [mean, std], "recall": [...], "precision": [...]}],
      "tuned_weight": w or None, "variants": the final variants in order (tuned last),
      "candidate": the chosen variant, "metric": cfg.selection_metric,
-     "candidate_scores": its train_seed blind member's validation scores,
+     "candidate_scores": its train_seed blind member's scores on the gate rows,
      "candidate_threshold": that member's threshold, "rows", "positives"}
     """
     y = np.asarray(y_validation).astype(int)
@@ -142,6 +147,10 @@ def choose(
     candidate = max(variants, key=lambda v: configurations[v][metric][0])
     source = sweep_name(tuned_weight) if candidate == TUNED else candidate
     own = next(r for r in runs[source] if r["seed"] == cfg.train_seed)
+    gate_scores = own["scores"]
+    if x_gate is not None:
+        twin = next(m for m in trained if m.name == f"{source}{SEED_MARK}{cfg.train_seed}")
+        gate_scores = dense_scores(twin.weights, x_gate)
     return {
         "configurations": configurations,
         "sweep": sweep,
@@ -149,7 +158,7 @@ def choose(
         "variants": variants,
         "candidate": candidate,
         "metric": metric,
-        "candidate_scores": own["scores"],
+        "candidate_scores": gate_scores,
         "candidate_threshold": own["threshold"].threshold,
         "rows": int(len(y)),
         "positives": int(y.sum()),

@@ -123,6 +123,15 @@ class RetrainConfig(BaseModel):
         "the class weight, the variant and the champion; the final models then train on "
         "the whole training part, and the test part only reports.",
     )
+    gate_share: float = Field(
+        0.5,
+        gt=0,
+        lt=1,
+        title="Gate share",
+        description="Share of the validation rows (stratified) kept for the champion gate "
+        "alone: the candidate is chosen on the others, so it is not compared with the "
+        "champion on the rows it was picked on.",
+    )
     # model and training
     hidden_units: int = Field(
         2, ge=1, le=256, title="Hidden units", description="Units in each of the two hidden layers."

@@ -184,7 +184,9 @@ def render_report(
         "",
         f"Training split: {counts.train_rows:,} rows, {counts.train_minority:,} minority, "
         f"of which {counts.validation_rows:,} ({counts.validation_minority:,} minority) "
-        f"held out for choosing; test split: {counts.test_rows:,} rows, "
+        f"held out for choosing, {counts.gate_rows:,} of those "
+        f"({counts.gate_minority:,} minority) kept for the champion gate alone; "
+        f"test split: {counts.test_rows:,} rows, "
         f"{counts.test_minority:,} minority. {cfg.epochs} epochs, batch {cfg.batch_size}, "
         f"trainer `{cfg.trainer}`. Test metrics are for the minority class (1), each "
         "variant at the threshold chosen for it on validation; the test part chose nothing.",

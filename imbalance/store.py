@@ -224,6 +224,21 @@ def read_training_part(run: RunPaths, columns: list[str] | None = None):
     return train, held
 
 
+def read_validation_parts(run: RunPaths, rows: int):
+    """Return bool masks over the training part's `rows`: (rows to choose on, gate rows).
+
+    A run from before the gate existed has no gate rows: it chose on all of them.
+    """
+    import numpy as np
+
+    held = read_parquet(run.validation)
+    choose, gate = np.zeros(rows, dtype=bool), np.zeros(rows, dtype=bool)
+    flags = held["gate"].to_numpy(bool) if "gate" in held else np.zeros(len(held), bool)
+    choose[held["row"].to_numpy()[~flags]] = True
+    gate[held["row"].to_numpy()[flags]] = True
+    return choose, gate
+
+
 def parquet_metadata(path: Path) -> dict:
     """Return the generation metadata stored in a Parquet file by `write_parquet`."""
     import pyarrow.parquet as pq
@@ -232,11 +247,33 @@ def parquet_metadata(path: Path) -> dict:
     return json.loads(raw) if raw else {}
 
 
-def save_model(path: Path, model: keras.Model) -> Path:
-    """Save `model` in Keras' native format, atomically."""
+# What a run knows of a model beyond Keras' own files (its threshold, its variant), kept
+# inside the .keras archive: a model copied out of its run still says how to label.
+# Keras reads only the entries it wrote (config.json, metadata.json, the weights) and
+# ignores this one (tested: tests/model/test_fused_equivalence.py).
+MODEL_METADATA = "imbalance.json"
+
+
+def save_model(path: Path, model: keras.Model, metadata: dict | None = None) -> Path:
+    """Save `model` in Keras' native format, atomically, with `metadata` inside it."""
+    import zipfile
+
     with _atomic_path(path) as tmp:
         model.save(tmp)
+        if metadata is not None:
+            with zipfile.ZipFile(tmp, "a") as archive:
+                archive.writestr(MODEL_METADATA, json.dumps(metadata, indent=2, default=str))
     return path
+
+
+def model_metadata(path: Path) -> dict:
+    """Return the metadata `save_model` stored in a .keras file ({} if none)."""
+    import zipfile
+
+    with zipfile.ZipFile(path) as archive:
+        if MODEL_METADATA not in archive.namelist():
+            return {}
+        return json.loads(archive.read(MODEL_METADATA))
 
 
 def load_model(path: Path) -> keras.Model:

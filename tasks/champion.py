@@ -73,8 +73,11 @@ def load_champion_model(artifacts: ArtifactStore, record: dict[str, Any], spec: 
 def score_champion(cfg: RetrainConfig, run: RunPaths, spec: DataSpec) -> dict[str, Any] | None:
     """Return the current champion scored on this run's validation rows (None: no champion).
 
-    With its `scores` there, for the paired comparison with the candidate on the
-    same rows (`decide_champion`).
+    With its `scores` on all of them: its threshold is chosen on the rows outside the
+    gate, as the candidate's was, and the two are compared on the gate rows
+    (`decide_champion`). `score`: its selection metric on the gate rows at its own
+    threshold. A gate without a positive row leaves the metric undefined; the gate
+    then refuses for want of positives.
     """
     artifacts = ArtifactStore(cfg.artifacts_dir)
     try:
@@ -93,6 +96,8 @@ def score_champion(cfg: RetrainConfig, run: RunPaths, spec: DataSpec) -> dict[st
     }
     train, held = store.read_training_part(run)
     rows = train[held]
+    _, gate = store.read_validation_parts(run, len(train))
+    on_gate = gate[held]  # the gate rows among the validation rows, in their order
     y = spec.target(rows)
     try:
         model, threshold = load_champion_model(artifacts, record, spec)
@@ -101,8 +106,9 @@ def score_champion(cfg: RetrainConfig, run: RunPaths, spec: DataSpec) -> dict[st
             scores = score(model, rows, spec)
             if not np.isfinite(scores).all():
                 raise ValueError("its scores are not finite")
-            # The champion's own threshold: the one `imbalance predict` would label with.
-            measured = variant_metrics(y, scores, threshold)
+            # The champion's own threshold: the one `imbalance predict` would label with;
+            # on the gate rows, where the candidate is compared with it.
+            measured = variant_metrics(y[on_gate], scores[on_gate], threshold)
         except Exception as exc:  # another feature schema, output shape, ...: any reason
             why = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
             raise ChampionUnusable(
@@ -129,35 +135,42 @@ def decide_champion(
     """Return this run's proposal: whether its chosen variant should replace the champion.
 
     The evidence: the candidate's model for choosing (blind to these rows) and the
-    champion scored on the same validation rows, their difference in the selection
-    metric with a paired bootstrap interval (`imbalance.selection.paired_bootstrap`).
+    champion scored on the same gate rows (validation rows no choice was made on),
+    their difference in the selection metric with a paired bootstrap interval
+    (`imbalance.selection.paired_bootstrap`).
     """
     metric = cfg.selection_metric
     validation = {
         "variants": {v: {metric: selection["configurations"][v][metric][0]}
                      for v in selection["variants"]}
     }  # fmt: skip
+    gate_positives = None
     if incumbent is not None and incumbent.get("scores") is not None:
         incumbent = dict(incumbent)
         scores = incumbent.pop("scores")
         labels, held = store.read_training_part(run, columns=[spec.label])
+        _, gate = store.read_validation_parts(run, len(labels))
+        on_gate = gate[held]  # `scores` are over the validation rows, in their order
         y = spec.target(labels[held])
-        # The candidate's threshold was chosen on these very rows: for a metric at a
-        # threshold, the champion's is chosen on them the same way, so neither side
-        # is the more optimistic (its own threshold came from other rows).
+        # The candidate's threshold was chosen on the validation rows outside the gate:
+        # for a metric at a threshold, the champion's is chosen on them the same way,
+        # so neither side is the more optimistic (its own threshold came from other rows).
         own = choose_threshold(
-            y, scores, cfg.threshold_policy, cfg.threshold_target, cfg.threshold
-        ).threshold
-        comparison = paired_bootstrap(
-            y,
-            selection["candidate_scores"],
-            scores,
-            metric,
-            thresholds=(selection["candidate_threshold"], own),
-            resamples=BOOTSTRAP_RESAMPLES,
-            seed=cfg.split_seed,
-        )
-        incumbent["comparison"] = asdict(comparison)
+            y[~on_gate], scores[~on_gate], cfg.threshold_policy, cfg.threshold_target,
+            cfg.threshold,
+        ).threshold  # fmt: skip
+        gate_positives = int(y[on_gate].sum())
+        if 0 < gate_positives < on_gate.sum():  # both classes: the bootstrap can resample
+            comparison = paired_bootstrap(
+                y[on_gate],
+                selection["candidate_scores"],
+                scores[on_gate],
+                metric,
+                thresholds=(selection["candidate_threshold"], own),
+                resamples=BOOTSTRAP_RESAMPLES,
+                seed=cfg.split_seed,
+            )
+            incumbent["comparison"] = asdict(comparison)
     decision = decide(
         run.run_id,
         validation,
@@ -166,6 +179,7 @@ def decide_champion(
         incumbent,
         min_positives=cfg.min_positives,
         eligible=cfg.promote,
+        gate_positives=gate_positives,
     )
     _logger().info("champion proposal: %s", describe_decision(decision))
     return decision

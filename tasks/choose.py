@@ -19,10 +19,16 @@ from tasks._prefect import run_logger
 def choose_on_validation(
     cfg: RetrainConfig, run: RunPaths, prep: Preprocessing, trained: list[TrainedMember]
 ) -> dict[str, Any]:
-    """Score the blind models on the validation rows; write selection.json; return the choices."""
-    train, held = store.read_training_part(run)
-    rows = train[held]
-    selection = choose(cfg, trained, transform(rows, prep), prep.spec.target(rows))
+    """Score the blind models on the validation rows; write selection.json; return the choices.
+
+    Choices are made on the validation rows outside the gate; the candidate is then
+    scored on the gate rows, for the champion gate alone.
+    """
+    train = store.read_parquet(run.train)
+    on, gate = store.read_validation_parts(run, len(train))
+    rows = train[on]
+    x_gate = transform(train[gate], prep) if gate.any() else None
+    selection = choose(cfg, trained, transform(rows, prep), prep.spec.target(rows), x_gate)
     store.write_json(run.selection, {k: v for k, v in selection.items() if "scores" not in k})
     logger = run_logger("imbalance.choices")
     for name in selection["variants"]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -20,6 +21,7 @@ from imbalance.data import (
     SplitCounts,
     checks,
     count_split,
+    gate_rows,
     snapshot,
     split_frame,
     validation_rows,
@@ -29,7 +31,8 @@ from imbalance.data.snapshot import Dataset
 from imbalance.store import RunPaths
 from tasks._prefect import run_logger
 
-VALIDATION_SCHEMA = pa.schema([("row", pa.int64())])
+# The training part's rows held out for choosing; `gate`: kept for the champion gate.
+VALIDATION_SCHEMA = pa.schema([("row", pa.int64()), ("gate", pa.bool_())])
 
 
 def _transient(task: Any, task_run: Any, state: State) -> bool:
@@ -82,12 +85,15 @@ def split_dataset(cfg: RetrainConfig, run: RunPaths, spec: DataSpec) -> SplitCou
         times = checks.times(pq.read_table(run.dataset, columns=[cfg.time_column]).column(0))
     train, test = split_frame(frame, cfg, spec, times)
     held = validation_rows(train, cfg, spec)
-    meta = cfg.model_dump(include={"test_size", "split_seed", "stratify", "validation_size"})
+    gate = gate_rows(train, held, cfg, spec)
+    meta = cfg.model_dump(
+        include={"test_size", "split_seed", "stratify", "validation_size", "gate_share"}
+    )
     store.write_parquet(run.train, train, schema, meta | {"part": "train"})
     store.write_parquet(run.test, test, schema, meta | {"part": "test"})
-    rows = pd.DataFrame({"row": held})
+    rows = pd.DataFrame({"row": held, "gate": np.isin(held, gate)})
     store.write_parquet(run.validation, rows, VALIDATION_SCHEMA, meta | {"part": "validation"})
-    return count_split(train, test, spec, held)
+    return count_split(train, test, spec, held, gate)
 
 
 @task(name="fit_preprocessing")

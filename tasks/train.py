@@ -73,15 +73,28 @@ def train_models(
 
 @task(name="save_variant", task_run_name="save-{trained.name}")
 def save_variant(
-    cfg: RetrainConfig, run: RunPaths, trained: TrainedMember, prep: Preprocessing
+    cfg: RetrainConfig,
+    run: RunPaths,
+    trained: TrainedMember,
+    prep: Preprocessing,
+    threshold: float | None = None,
 ) -> TrainedVariant:
     """Save a trained variant's model and history into the run, score the test split.
 
     The test rows are scored raw, by the saved model itself (its preprocessing layers
-    included), exactly as `imbalance predict` will score new rows.
+    included), exactly as `imbalance predict` will score new rows. The model file
+    keeps its threshold (chosen on validation), variant and run with it.
     """
     model = keras_model(cfg, trained, prep)
-    store.save_model(run.model(trained.name), model)
+    metadata = {
+        "run_id": run.run_id,
+        "variant": trained.name,
+        "threshold": threshold,
+        "threshold_policy": cfg.threshold_policy,
+        "class_weight": trained.class_weight,
+        "label": {"column": prep.spec.label, "positive": prep.spec.positive},
+    }
+    store.save_model(run.model(trained.name), model, metadata)
     store.write_json(run.history(trained.name), {"variant": trained.name, "loss": trained.losses})
     scores = pd.DataFrame({"score": score(model, store.read_parquet(run.test), prep.spec)})
     store.write_parquet(run.scores(trained.name), scores, SCORES_SCHEMA, {"variant": trained.name})

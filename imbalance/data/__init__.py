@@ -11,7 +11,13 @@ Pure functions on frames and tables, no Prefect, no TensorFlow.
 """
 
 from imbalance.data.spec import DataError, DataSpec, Feature
-from imbalance.data.split import SplitCounts, count_split, split_frame, validation_rows
+from imbalance.data.split import (
+    SplitCounts,
+    count_split,
+    gate_rows,
+    split_frame,
+    validation_rows,
+)
 
 __all__ = [
     "DataError",
@@ -19,6 +25,7 @@ __all__ = [
     "Feature",
     "SplitCounts",
     "count_split",
+    "gate_rows",
     "split_frame",
     "validation_rows",
 ]

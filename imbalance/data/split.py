@@ -21,6 +21,8 @@ class SplitCounts:
     test_minority: int
     validation_rows: int = 0  # of the training part, held out for choosing
     validation_minority: int = 0
+    gate_rows: int = 0  # of the validation rows, kept for the champion gate
+    gate_minority: int = 0
 
 
 def split_frame(
@@ -95,9 +97,11 @@ def count_split(
     test: pd.DataFrame,
     spec: DataSpec,
     validation: np.ndarray | None = None,
+    gate: np.ndarray | None = None,
 ) -> SplitCounts:
-    """Return the row and minority counts of a split (and of the validation rows)."""
+    """Return the row and minority counts of a split (and of the validation and gate rows)."""
     held = np.zeros(0, np.int64) if validation is None else validation
+    gated = np.zeros(0, np.int64) if gate is None else gate
     return SplitCounts(
         train_rows=len(train),
         train_minority=int(spec.target(train).sum()),
@@ -105,6 +109,8 @@ def count_split(
         test_minority=int(spec.target(test).sum()),
         validation_rows=len(held),
         validation_minority=int(spec.target(train.iloc[held]).sum()),
+        gate_rows=len(gated),
+        gate_minority=int(spec.target(train.iloc[gated]).sum()),
     )
 
 
@@ -140,3 +146,26 @@ def validation_rows(train: pd.DataFrame, cfg: RetrainConfig, spec: DataSpec) -> 
             "both classes are needed to choose on it; raise validation_size or give more rows"
         )
     return np.sort(held)
+
+
+def gate_rows(
+    train: pd.DataFrame, held: np.ndarray, cfg: RetrainConfig, spec: DataSpec
+) -> np.ndarray:
+    """Return the sorted positions, among the validation rows `held`, kept for the gate.
+
+    A stratified share `cfg.gate_share` of them: the candidate is chosen on the other
+    validation rows and compared with the champion on these, so the comparison is not
+    on the rows it won on (the winner of ten configurations looks better on those than
+    it is). With fewer than two minority validation rows none is kept: the gate then
+    has no positive row to compare on and refuses, while choosing keeps them all.
+    """
+    from sklearn.model_selection import train_test_split
+
+    labels = spec.target(train.iloc[held])
+    try:
+        _, gate = train_test_split(
+            held, test_size=cfg.gate_share, random_state=cfg.split_seed, stratify=labels
+        )
+    except ValueError:  # a class with a single row cannot be split in two
+        return np.zeros(0, np.int64)
+    return np.sort(gate)

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pytest
 
+from imbalance import store
 from imbalance.model import fused
 from imbalance.model.fused import train_fused
 from imbalance.model.network import build_model, train_with_fit
@@ -110,8 +111,10 @@ def test_fused_model_reloads_safely_with_identical_predictions(
     keras = load_keras()
     x, _ = data
     path = tmp_path / "fused.keras"
-    shuffled_model.save(path)
+    # As runs save models: with the run's metadata (the threshold) inside the archive.
+    store.save_model(path, shuffled_model, {"variant": "manual", "threshold": 0.7})
     reloaded = keras.saving.load_model(path, safe_mode=True)
+    assert store.model_metadata(path) == {"variant": "manual", "threshold": 0.7}
 
     np.testing.assert_array_equal(
         reloaded.predict(x, verbose=0), shuffled_model.predict(x, verbose=0)

@@ -186,7 +186,7 @@ def _compared(low: float, high: float, positives: int = 100) -> dict:
         (0.02, 0.18, 100, 0.0, True, "beats the champion"),
         (-0.01, 0.21, 100, 0.0, False, "no evidence it beats"),  # the interval holds 0
         (0.02, 0.18, 100, 0.05, False, "by more than 0.05"),  # evidence, not of enough
-        (0.02, 0.18, 6, 0.0, False, "6 positive validation row(s), fewer than the 30"),
+        (0.02, 0.18, 6, 0.0, False, "6 positive gate row(s), fewer than the 30"),
     ],
 )
 def test_the_gate_needs_an_interval_clear_of_the_bar_on_enough_positives(
@@ -206,3 +206,13 @@ def test_the_gate_needs_an_interval_clear_of_the_bar_on_enough_positives(
 def test_a_run_not_eligible_is_never_promoted_not_even_the_first():
     decision = decide(NEW_RUN, _metrics(manual=0.9), "pr_auc", 0.0, None, eligible=False)
     assert not decision["promoted"] and "not eligible" in decision["reason"]
+
+
+def test_a_gate_too_small_to_compare_on_refuses_rather_than_compare_points():
+    # No bootstrap was possible (no positive gate row): the point estimates are not used.
+    incumbent = _incumbent(0.1, threshold=0.5)
+    decision = decide(
+        NEW_RUN, _metrics(manual=0.9), "pr_auc", 0.0, incumbent, min_positives=30, gate_positives=0
+    )
+    assert decision["promoted"] is False
+    assert "0 positive gate row(s), fewer than the 30" in decision["reason"]

@@ -7,6 +7,7 @@ import numpy as np
 from imbalance.choices import TUNED, choose, final_members, plan_members
 from imbalance.config import RetrainConfig
 from imbalance.model.training import TrainedMember
+from imbalance.selection import dense_scores
 
 WEIGHTS = {"balanced": {0: 0.5, 1: 50.0}, "manual": {0: 1.0, 1: 200.0}}
 
@@ -65,6 +66,13 @@ def test_the_sweep_picks_the_weight_that_separates_best_and_the_thresholds_follo
     assert [f.name for f in finals] == ["baseline", TUNED]
     assert finals[1].class_weight == {0: 1.0, 1: 500.0}
     assert selection["positives"] == int(y.sum())
+    # The gate's rows: the candidate's train_seed member (w=500@42) scores them for the
+    # champion gate; without them it would be compared on the rows it was chosen on.
+    x_gate = np.linspace(-3, 3, 7, dtype=np.float32).reshape(-1, 1)
+    gated = choose(cfg, trained, x, y, x_gate)
+    twin = next(t for t in trained if t.name == "w=500@42")
+    np.testing.assert_array_equal(gated["candidate_scores"], dense_scores(twin.weights, x_gate))
+    assert len(selection["candidate_scores"]) == len(y)
 
 
 def test_a_logistic_regression_reference_is_measured_per_variant():

@@ -110,3 +110,25 @@ def test_a_validation_part_without_a_minority_row_is_refused_in_one_line():
     train["label"] = np.r_[np.ones(20, int), np.zeros(980, int)]
     held = validation_rows(train, RetrainConfig(), GENERATOR_SPEC)
     assert len(held) == 200 and train["label"].iloc[held].sum() == 4  # stratified
+
+
+def test_the_gate_is_a_stratified_share_of_the_validation_rows():
+    from imbalance.data import gate_rows, validation_rows
+
+    train = pd.DataFrame(
+        {
+            "x1": np.zeros(2_000),
+            "x2": np.zeros(2_000),
+            "label": np.r_[np.ones(100, int), np.zeros(1_900, int)],
+        }
+    )
+    held = validation_rows(train, RetrainConfig(), GENERATOR_SPEC)
+    gate = gate_rows(train, held, RetrainConfig(), GENERATOR_SPEC)
+    assert set(gate) <= set(held) and len(gate) == 200  # half of the 400
+    assert train["label"].iloc[gate].sum() == 10  # half of the 20 positives
+    assert list(gate) == sorted(gate)
+    again = gate_rows(train, held, RetrainConfig(gate_share=0.25), GENERATOR_SPEC)
+    assert len(again) == 100
+    # One positive validation row cannot be shared: no gate (the gate then refuses).
+    one = train.iloc[np.r_[0, 100:1_100]].reset_index(drop=True)
+    assert len(gate_rows(one, np.arange(0, 1_001, 5), RetrainConfig(), GENERATOR_SPEC)) == 0
