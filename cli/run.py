@@ -6,7 +6,6 @@ import argparse
 import json
 import logging
 import tempfile
-from datetime import UTC, datetime
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -14,6 +13,7 @@ from pydantic import ValidationError
 from cli.errors import UserError, environment_problem
 from cli.local_server import ServerError, local_prefect_api
 from imbalance.config import RetrainConfig, describe_error
+from imbalance.nightly import SKIPPED
 
 
 def _option(name: str) -> str:
@@ -29,7 +29,8 @@ def register(subparsers) -> None:
     )
     for name, field in RetrainConfig.model_fields.items():
         default = field.get_default(call_default_factory=True)
-        help_text = f"{field.description} (default: {json.dumps(default)})"
+        # argparse formats help with %: a description's "95%" must be "95%%"
+        help_text = f"{field.description} (default: {json.dumps(default)})".replace("%", "%%")
         if field.annotation is bool:
             parser.add_argument(
                 _option(name), dest=name, action=argparse.BooleanOptionalAction, help=help_text
@@ -133,8 +134,9 @@ def check_artifacts_dir(path: Path) -> None:
         raise UserError(f"artifacts folder {path} is not writable: {exc.strerror or exc}") from None
 
 
-def _run_flow(cfg: RetrainConfig) -> str:
-    """Return the folder of the run of the retrain flow with `cfg`, in local mode if need be."""
+def _run_flow(cfg: RetrainConfig) -> tuple[str, bool]:
+    """Return the run folder of the retrain flow with `cfg` (local mode if need be), and
+    whether the flow skipped (nothing new: the folder is the newest run's)."""
     with local_prefect_api(while_starting=_import_flow) as retrain:
         from imbalance.data import DataError
         from imbalance.distribution import ClusterUnreachable
@@ -144,7 +146,8 @@ def _run_flow(cfg: RetrainConfig) -> str:
             if not any(isinstance(f, _NoTracebackFor) for f in logger.filters):  # once a process
                 logger.addFilter(_NoTracebackFor(DataError, ClusterUnreachable))
         try:
-            return retrain(cfg)
+            state = retrain(cfg, return_state=True)
+            return state.result(), state.name == SKIPPED
         except (DataError, ClusterUnreachable) as exc:
             raise UserError(str(exc)) from None
         except OSError as exc:
@@ -157,9 +160,8 @@ def _run_flow(cfg: RetrainConfig) -> str:
 def handle(args: argparse.Namespace) -> int:
     cfg = config_from_args(args)  # before any heavy import: a bad option fails at once
     check_artifacts_dir(cfg.artifacts_path)
-    started = datetime.now(UTC).isoformat(timespec="seconds")
     try:
-        run_dir = _run_flow(cfg)
+        run_dir, skipped = _run_flow(cfg)
     except ServerError as exc:  # raised before the flow starts
         raise UserError(str(exc)) from None
     from imbalance import store
@@ -168,7 +170,7 @@ def handle(args: argparse.Namespace) -> int:
 
     run = store.RunPaths(Path(run_dir))
     manifest = store.read_json(run.manifest)
-    if manifest.get("started", "") < started:  # the flow made no run: nothing was new
+    if skipped:
         from imbalance.nightly import skip_message
 
         print(f"\n{skip_message(run.run_id, manifest['data']['sha256'])}")

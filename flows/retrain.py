@@ -18,7 +18,7 @@ from imbalance.choices import final_members, plan_members
 from imbalance.config import RetrainConfig
 from imbalance.distribution import dask_address, split_into_chunks
 from imbalance.lifecycle import staged_run
-from imbalance.nightly import as_of_record, skip_message, unchanged_since
+from imbalance.nightly import SKIPPED, as_of_record, skip_message, unchanged_since
 from imbalance.provenance import utc_now
 from imbalance.store import ArtifactStore
 from tasks.champion import decide_champion, score_champion
@@ -74,7 +74,7 @@ def retrain(cfg: RetrainConfig = RetrainConfig()) -> str:  # noqa: B008 (Prefect
         if same is not None:
             message = skip_message(same, dataset.fingerprint)
             logger.info(message)
-            return Completed(message=message, data=str(artifacts.run(same).root))
+            return Completed(name=SKIPPED, message=message, data=str(artifacts.run(same).root))
     # A retry stages a folder of its own: the failed attempt's keeps its manifest (why).
     with staged_run(cfg, name if attempt <= 1 else f"{name}-retry{attempt - 1}") as staged:
         run = staged.paths

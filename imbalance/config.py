@@ -25,6 +25,7 @@ Trainer = Literal["batched", "fused", "fit"]
 SplitKind = Literal["random", "time"]
 # Fields that change neither the data nor the models: a run that differs from the
 # newest complete one only in these has nothing new to learn (`skip_unchanged`).
+AS_OF_YEARS = (1970, 9000)  # far from datetime's limits, whatever window is subtracted
 NOT_LEARNED_FROM = frozenset({"as_of", "skip_unchanged", "keep_runs", "staging_days"})
 ThresholdPolicy = Literal["fixed", "max_f1", "target_recall", "target_precision"]
 
@@ -376,7 +377,8 @@ class RetrainConfig(BaseModel):
         return value
 
     def as_of_time(self, scheduled: datetime | None = None) -> datetime:
-        """Return the run's as-of time: `as_of` if given, else `scheduled`, else now (UTC)."""
+        """Return the run's as-of time: `as_of` if given (in its own offset), else
+        `scheduled`, else now (both in UTC)."""
         if self.as_of:
             return parse_as_of(self.as_of)
         return (scheduled or datetime.now(UTC)).astimezone(UTC)
@@ -403,7 +405,12 @@ class RetrainConfig(BaseModel):
 
 
 def parse_as_of(text: str) -> datetime:
-    """Return an ISO 8601 date or time as an aware UTC datetime (a date: its midnight UTC)."""
+    """Return an ISO 8601 date or time as an aware datetime, in the offset it was given in.
+
+    A date is its midnight, and a time without an offset is taken as UTC. The offset
+    is kept: the window's dates are those of the as-of time as written (2026-11-28
+    01:00+05:00 is the 28th there, although the 27th in UTC).
+    """
     try:
         parsed = datetime.fromisoformat(text)
     except ValueError:
@@ -412,7 +419,9 @@ def parse_as_of(text: str) -> datetime:
         ) from None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+    if not AS_OF_YEARS[0] <= parsed.year <= AS_OF_YEARS[1]:
+        raise ValueError(f"{text!r} lies outside the years {AS_OF_YEARS[0]} to {AS_OF_YEARS[1]}")
+    return parsed
 
 
 def describe_error(error: ValidationError) -> str:

@@ -1,10 +1,10 @@
 """Whether a night has anything new to learn: the skip check of `skip_unchanged`.
 
-A run is unchanged when its data's fingerprint and every config field that shapes
-the data or the models (all but as_of, skip_unchanged and the retention fields) equal
-those of the newest complete run. Only the newest counts: going back to an older
-state of the data is a change worth a run. Anything unreadable counts as changed:
-a damaged manifest never makes a night skip.
+A run is unchanged when its data's fingerprint, every config field that shapes the
+data or the models (all but as_of, skip_unchanged and the retention fields) and the
+code (git commit, package version) equal those of the newest complete run. Only the
+newest counts: going back to an older state of the data is a change worth a run.
+Anything unreadable counts as changed: a damaged manifest never makes a night skip.
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ from typing import Any
 
 from imbalance.config import NOT_LEARNED_FROM, RetrainConfig
 from imbalance.store import MANIFEST, ArtifactStore, read_json
+
+SKIPPED = "Skipped"  # the name of the Completed state of a run that had nothing new
 
 
 def unchanged_since(artifacts: ArtifactStore, cfg: RetrainConfig, fingerprint: str) -> str | None:
@@ -29,9 +31,23 @@ def unchanged_since(artifacts: ArtifactStore, cfg: RetrainConfig, fingerprint: s
         return None
     # Compared as JSON, as the manifest keeps it; a field an older version did not
     # have makes the configs differ: retraining is the safe side.
-    if sha256 == fingerprint and recorded == json.loads(json.dumps(cfg.learned_from())):
+    same_config = recorded == json.loads(json.dumps(cfg.learned_from()))
+    if sha256 == fingerprint and same_config and _same_code(manifest):
         return run_id
     return None
+
+
+def _same_code(manifest: dict) -> bool:
+    """Whether the run was made by this code: its git commit and this package's version.
+
+    Another version may train differently with the same data and config: it retrains.
+    """
+    from imbalance.provenance import git_commit, package_versions
+
+    versions = manifest.get("versions") or {}
+    return manifest.get("git_commit") == git_commit() and versions.get(
+        "imbalance-flow"
+    ) == package_versions().get("imbalance-flow")
 
 
 def skip_message(run_id: str, fingerprint: str) -> str:
@@ -42,5 +58,5 @@ def skip_message(run_id: str, fingerprint: str) -> str:
 
 
 def as_of_record(as_of: Any) -> str:
-    """Return the as-of time as manifests and reports show it (ISO 8601, UTC, seconds)."""
+    """Return the as-of time as manifests and reports show it (ISO 8601 with its offset)."""
     return as_of.isoformat(timespec="seconds")

@@ -85,7 +85,8 @@ def drift_text(drift: dict) -> list[str]:
     report = DriftReport.from_json(drift)
     lines += [
         f"Training part of this run ({report.current_rows:,} rows) against that of champion "
-        f"run {drift['against']} ({report.reference_rows:,} rows): {report.summary()}. "
+        f"run {drift['against']} ({report.reference_rows:,} rows): "
+        f"{drift.get('summary') or report.summary()}. "
         "PSI over the champion data's deciles (categories for categorical columns); "
         "above 0.1 moderate, above 0.2 drifted. KS: the two-sample Kolmogorov-Smirnov "
         "statistic (numeric columns; with many rows its p-value is tiny for any shift).",
@@ -98,13 +99,20 @@ def drift_text(drift: dict) -> list[str]:
     return lines
 
 
+def _out_of_time(counts: SplitCounts) -> str:
+    return (
+        f" (out of time: the newest rows, from {counts.test_from} on)" if counts.test_from else ""
+    )
+
+
 def _window_text(data: dict) -> str:
     window = data.get("window")
     if not window:
         return ""
     dates = data.get("partitions") or []
     found = f"{len(dates)} partition(s) {dates[0]} to {dates[-1]}" if dates else "no partition"
-    return f" of the window {window['range']} ({window['days']} days: {found})"
+    days = f"{window['days']} day" + ("s" if window["days"] != 1 else "")
+    return f" of the window {window['range']} ({days}: {found})"
 
 
 def reference_text(reference: dict) -> list[str]:
@@ -186,7 +194,7 @@ def render_report(
         f"of which {counts.validation_rows:,} ({counts.validation_minority:,} minority) "
         f"held out for choosing, {counts.gate_rows:,} of those "
         f"({counts.gate_minority:,} minority) kept for the champion gate alone; "
-        f"test split: {counts.test_rows:,} rows, "
+        f"test split{_out_of_time(counts)}: {counts.test_rows:,} rows, "
         f"{counts.test_minority:,} minority. {cfg.epochs} epochs, batch {cfg.batch_size}, "
         f"trainer `{cfg.trainer}`. Test metrics are for the minority class (1), each "
         "variant at the threshold chosen for it on validation; the test part chose nothing.",

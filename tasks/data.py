@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -93,7 +94,18 @@ def split_dataset(cfg: RetrainConfig, run: RunPaths, spec: DataSpec) -> SplitCou
     store.write_parquet(run.test, test, schema, meta | {"part": "test"})
     rows = pd.DataFrame({"row": held, "gate": np.isin(held, gate)})
     store.write_parquet(run.validation, rows, VALIDATION_SCHEMA, meta | {"part": "validation"})
-    return count_split(train, test, spec, held, gate)
+    counts = count_split(train, test, spec, held, gate)
+    if times is None:
+        return counts
+    cut = times.loc[test.index].min()  # both indexed by the snapshot's row
+    share = len(test) / len(frame)
+    if share > 1.5 * cfg.test_size:
+        run_logger("imbalance.data").warning(
+            "the time split's test part holds %.0f%% of the rows, not the %.0f%% asked: "
+            "the rows of its oldest time (%s) all go to it",
+            100 * share, 100 * cfg.test_size, cut,
+        )  # fmt: skip
+    return replace(counts, test_from=cut.isoformat())
 
 
 @task(name="fit_preprocessing")

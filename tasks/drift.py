@@ -33,7 +33,8 @@ def drift_against_champion(cfg: RetrainConfig, run: RunPaths, spec: DataSpec) ->
         reference_spec = recorded_spec(store.read_json(against.manifest))
         reference = store.read_parquet(against.train)
     except (StateFileError, LookupError, DataError, OSError, ValueError) as exc:
-        reason = f"the champion's training data cannot be read: {exc}"
+        what = "no such file" if isinstance(exc, FileNotFoundError) else type(exc).__name__
+        reason = f"the champion's training data cannot be read ({what}: {exc})"
         run_logger("imbalance.drift").warning("drift: %s", reason)
         return {"status": "unavailable", "reason": reason}
     current = store.read_parquet(run.train)
@@ -42,12 +43,22 @@ def drift_against_champion(cfg: RetrainConfig, run: RunPaths, spec: DataSpec) ->
     names = {f.name for f in spec.features}
     features = [*spec.features, *(f for f in reference_spec.features if f.name not in names)]
     report = compare(reference, current, features, TARGET, 1)
+    before = {f.name: f.kind for f in reference_spec.features}
+    changed = {
+        f.name: f"{before[f.name]} → {f.kind}"
+        for f in spec.features
+        if f.name in before and before[f.name] != f.kind
+    }
     run_logger("imbalance.drift").info(
         "drift against champion run %s: %s", against.run_id, report.summary()
     )
+    summary = report.summary()
+    if changed:
+        summary += "; kind changed: " + ", ".join(f"{n} ({k})" for n, k in changed.items())
     return {
         "status": "compared",
         "against": against.run_id,
-        "summary": report.summary(),
+        "summary": summary,
+        "kind_changed": changed,
         **report.to_json(),
     }

@@ -52,10 +52,24 @@ def metrics_rows(metrics: dict) -> list[dict[str, Any]]:
 
 
 def drift_rows(drift: dict) -> list[dict[str, str]]:
-    """Return the drift table's rows (feature, kind, PSI, KS, p-value, level) for the UI."""
+    """Return the drift table's rows (feature, kind, PSI, KS, p-value, level) for the UI.
+
+    Not compared (no champion yet, its data unreadable): one row that says why.
+    """
     from imbalance.drift import ROW_HEADER, DriftReport
 
+    if drift.get("status") != "compared":
+        return [
+            dict.fromkeys(ROW_HEADER, "")
+            | {"feature": "(not compared)", "level": drift_text(drift)}
+        ]
     return [dict(zip(ROW_HEADER, row, strict=True)) for row in DriftReport.from_json(drift).rows()]
+
+
+def drift_text(drift: dict) -> str:
+    if drift.get("status") == "compared":
+        return f"against champion run {drift['against']}'s: {drift['summary']}"
+    return f"not compared: {drift.get('reason', drift.get('status'))}"
 
 
 def _logger() -> logging.Logger | logging.LoggerAdapter:
@@ -109,12 +123,11 @@ def publish_run(run: RunPaths, progress_id: UUID | None = None) -> dict[str, UUI
             ),
         }
         drift = store.read_json(run.manifest).get("drift") or {}
-        if drift.get("status") == "compared":
+        if drift:  # also when not compared: the key's latest table is this run's
             ids[DRIFT_KEY] = create_table_artifact(
                 drift_rows(drift),
                 key=DRIFT_KEY,
-                description=f"Drift of run {run.run_id}'s training data against champion run "
-                f"{drift['against']}'s: {drift['summary']}",
+                description=f"Drift of run {run.run_id}'s training data: {drift_text(drift)}",
             )
         for variant in metrics["variants"]:
             if run.model(variant).is_file():

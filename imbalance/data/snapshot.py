@@ -17,7 +17,7 @@ from typing import Any
 import pyarrow as pa
 
 from imbalance.config import RetrainConfig
-from imbalance.data.spec import DataSpec
+from imbalance.data.spec import DataError, DataSpec
 
 
 @dataclass(frozen=True)
@@ -68,6 +68,11 @@ def from_source(cfg: RetrainConfig, as_of: datetime) -> Dataset:
 
     window = Window(as_of.date(), cfg.window_days) if cfg.window_days else None
     source = read_source(cfg.data, window=window)
+    if window is not None and source.table.num_rows == 0:
+        raise DataError(
+            f"the window {window} of {source.uri} holds no rows: its partition(s) "
+            f"{', '.join(source.partitions)} are empty"
+        )
     _, spec = check_table(source, cfg)
     provenance: dict[str, Any] = {
         "source": source.uri,

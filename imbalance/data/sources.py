@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import bisect
 import hashlib
+import os
 import posixpath
 import re
 from dataclasses import dataclass, field
@@ -228,10 +229,30 @@ def _glob(fs: Any, pattern: str, shown: str) -> list[str]:
 
 
 def _folder(fs: Any, root: str, shown: str) -> list[str]:
-    found = [p for p in fs.find(root) if not _skipped(posixpath.relpath(p, root))]
+    found = [p for p in _find(fs, root) if not _skipped(posixpath.relpath(p, root))]
     if not found:
         raise DataError(f"the folder {shown} holds no data file (hidden and _ files are skipped)")
     return _data_files(sorted(found), shown, "holds")
+
+
+def _find(fs: Any, root: str) -> list[str]:
+    """Return every file under `root`; on a local disk following symlinked folders.
+
+    fsspec's local `find` lists a symlinked folder (a partition linked in from
+    elsewhere) as a file. os.walk follows it, once: a link back up (a loop) is
+    walked no further.
+    """
+    if "file" not in _protocols(fs):
+        return fs.find(root)
+    found, seen = [], set()
+    for folder, subfolders, files in os.walk(root, followlinks=True):
+        real = os.path.realpath(folder)
+        if real in seen:
+            subfolders[:] = []
+            continue
+        seen.add(real)
+        found += [posixpath.join(folder, name) for name in files]
+    return found
 
 
 def _data_files(paths: list[str], shown: str, verb: str) -> list[str]:

@@ -23,6 +23,7 @@ class SplitCounts:
     validation_minority: int = 0
     gate_rows: int = 0  # of the validation rows, kept for the champion gate
     gate_minority: int = 0
+    test_from: str = ""  # a time split's: the oldest time in the test part (ISO 8601)
 
 
 def split_frame(
@@ -39,7 +40,8 @@ def split_frame(
         if times is None:
             raise ValueError("a time split needs the rows' times")
         train, test = time_split(frame, times, cfg.test_size)
-        _refuse_without_minority(frame, train, test, spec, "more or other rows are needed")
+        hint = "raise test_size, or give more rows (a wider window)"
+        _refuse_without_minority(frame, train, test, spec, hint)
         return train, test
     from sklearn.model_selection import train_test_split  # ~2 s to import: only when used
 

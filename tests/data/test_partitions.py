@@ -235,3 +235,30 @@ def test_read_source_with_a_window_refuses_what_it_cannot_window(tmp_path):
             str(root / "date=2026-03-01/part-0.parquet"), window=Window(date(2026, 3, 1), 2)
         )
     one_line(exc, "window_days needs a folder of date partitions, got a file", "part-0.parquet")
+
+
+def test_a_partition_linked_in_from_elsewhere_is_read_and_a_loop_read_once(tmp_path):
+    elsewhere = tmp_path / "archive"
+    three_days(elsewhere, ".parquet")
+    root = tmp_path / "events"
+    root.mkdir()
+    for day in ("2026-02-28", "2026-03-01"):
+        (root / f"date={day}").symlink_to(elsewhere / f"date={day}", target_is_directory=True)
+    (root / "date=2026-03-01" / "loop").symlink_to(root, target_is_directory=True)
+    source = read_source(str(root), window=Window(date(2026, 3, 1), 2))
+    assert source.table.column("day").to_pylist() == [28] * 10 + [1] * 10
+    (root / "date=2026-03-01" / "loop").unlink()
+
+
+def test_a_window_of_empty_partitions_says_so(tmp_path):
+    from imbalance.config import RetrainConfig
+    from imbalance.data.snapshot import from_source
+
+    root = tmp_path / "events"
+    three_days(root, ".parquet")
+    empty = pa.table({"x": pa.array([], pa.int64()), "day": pa.array([], pa.int64())})
+    write(empty, root / "date=2026-03-02/part-0.parquet")
+    cfg = RetrainConfig(data=str(root), label="day", window_days=1, as_of="2026-03-02")
+    with pytest.raises(DataError) as exc:
+        from_source(cfg, cfg.as_of_time())
+    one_line(exc, "the window (2026-03-01, 2026-03-02] of", "holds no rows", "2026-03-02")

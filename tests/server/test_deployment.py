@@ -391,6 +391,10 @@ def test_nightly_runs_train_on_their_window_report_drift_skip_and_prune(
     events, artifacts = tmp_path / "events", tmp_path / "artifacts"
     for day, shift in zip(DAYS, [0, 0, 2], strict=True):  # the third day drifted
         write_day(events, day, shift, DAY_ROWS)
+    # An old complete run, which retention (keep 1) deletes: it was never a champion.
+    old_run = artifacts / "runs" / "20261101T020000Z-old-complete"
+    old_run.mkdir(parents=True)
+    (old_run / "manifest.json").write_text('{"status": "completed"}')
     # Failed or killed runs left in staging: one untouched for ten days, one of today.
     staging = artifacts / ".staging"
     for name, age_days in [("20261101T020000Z-old-failed", 10), ("20261125T020000Z-fresh", 0)]:
@@ -416,7 +420,7 @@ def test_nightly_runs_train_on_their_window_report_drift_skip_and_prune(
     deployment_id = stack.deployment("nightly-retrain")["id"]
     runs = []
     with stack.client() as api:
-        for day in DAYS:
+        for day in (DAYS[0], DAYS[2]):  # the 27th's night is not run: it only holds data
             flow_run_id = _scheduled_run(api, deployment_id, cfg, f"{day}T02:00:00Z")
             flow_run = _wait_for_end(api, flow_run_id, worker, stack.logs)
             assert flow_run["state_type"] == "COMPLETED", _run_logs(api, flow_run_id, 80)
@@ -431,11 +435,11 @@ def test_nightly_runs_train_on_their_window_report_drift_skip_and_prune(
         assert created.status_code == 201, created.text
         runs.append(_wait_for_end(api, created.json()["id"], worker, stack.logs))
         found = api.post(
-            "/artifacts/filter", json={"artifacts": {"flow_run_id": {"any_": [runs[2]["id"]]}}}
+            "/artifacts/filter", json={"artifacts": {"flow_run_id": {"any_": [runs[1]["id"]]}}}
         ).json()
         latest_report = api.get(f"/artifacts/{REPORT_KEY}/latest").json()
 
-    first, second, third, again = runs
+    first, third, again = runs
     manifests = {}
     for flow_run in (first, third):
         manifests[flow_run["name"]] = json.loads(
@@ -463,13 +467,13 @@ def test_nightly_runs_train_on_their_window_report_drift_skip_and_prune(
     # The same night again: Completed at once, naming the run it equals, no new folder.
     assert again["state_type"] == "COMPLETED", again["state"]["message"]
     assert "nothing new" in again["state"]["message"] and third["name"] in again["state"]["message"]
-    # Retention (keep 1): the second night's run went; the champion's and the newest stay.
+    # Retention (keep 1): the old run went; the champion's and the newest stay.
     assert sorted(p.name for p in (artifacts / "runs").iterdir()) == [first["name"], third["name"]]
+    assert not old_run.exists()
     assert json.loads((artifacts / "champion.json").read_text())["run_id"] == first["name"]
     assert sorted(p.name for p in staging.iterdir() if not p.name.startswith(".")) == [
         "20261125T020000Z-fresh"
     ]
-    assert second["name"] not in {p.name for p in staging.iterdir()}
 
     # What the UI shows of the third night: report.md with its plots inline (the UI's
     # browser cannot open the run folder), the metrics table, links, the progress.

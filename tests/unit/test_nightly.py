@@ -16,6 +16,7 @@ from imbalance.data.snapshot import generated, generator_seed, table_sha256
 from imbalance.data.spec import DataError
 from imbalance.data.split import split_frame, time_split
 from imbalance.nightly import unchanged_since
+from imbalance.provenance import git_commit, package_versions
 from imbalance.store import ArtifactStore
 
 SCHEDULED = datetime(2026, 11, 28, 2, 0, tzinfo=UTC)
@@ -34,6 +35,18 @@ SCHEDULED = datetime(2026, 11, 28, 2, 0, tzinfo=UTC)
 )
 def test_as_of_given_wins_over_the_schedule(text, expected):
     assert RetrainConfig(as_of=text).as_of_time(SCHEDULED) == expected
+
+
+def test_an_as_of_keeps_its_offset_so_its_date_is_the_one_written():
+    as_of = RetrainConfig(as_of="2026-11-28T01:00:00+05:00").as_of_time(SCHEDULED)
+    assert as_of.date().isoformat() == "2026-11-28"  # in UTC it is still the 27th
+    assert as_of == datetime(2026, 11, 27, 20, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("text", ["0001-01-01", "9999-12-31T23:00:00-05:00"])
+def test_an_as_of_far_in_the_past_or_future_is_refused_in_one_line(text):
+    with pytest.raises(ValidationError, match="outside the years 1970 to 9000"):
+        RetrainConfig(as_of=text)
 
 
 def test_as_of_is_the_scheduled_time_else_now():
@@ -97,7 +110,12 @@ def test_the_fingerprint_covers_names_types_and_values():
 def _complete_run(artifacts: ArtifactStore, run_id: str, cfg: RetrainConfig, sha: str) -> None:
     root = artifacts.runs_dir / run_id
     root.mkdir(parents=True)
-    manifest = {"config": cfg.model_dump(mode="json"), "data": {"sha256": sha}}
+    manifest = {
+        "config": cfg.model_dump(mode="json"),
+        "data": {"sha256": sha},
+        "git_commit": git_commit(),
+        "versions": package_versions(),
+    }
     (root / "manifest.json").write_text(json.dumps(manifest))
 
 
@@ -115,6 +133,20 @@ def test_skip_only_when_data_and_config_equal_the_newest_runs(tmp_path):
     assert unchanged_since(artifacts, cfg.model_copy(update={"epochs": 4}), "abc") is None
     # Only the newest run counts: going back to older data is a change.
     assert unchanged_since(artifacts, cfg, "old") is None
+
+
+def test_a_run_of_other_code_is_not_a_reason_to_skip(tmp_path):
+    artifacts = ArtifactStore(tmp_path)
+    cfg = RetrainConfig(artifacts_dir=str(tmp_path))
+    _complete_run(artifacts, "20261128T020000Z-b", cfg, "abc")
+    assert unchanged_since(artifacts, cfg, "abc") == "20261128T020000Z-b"
+    path = artifacts.runs_dir / "20261128T020000Z-b" / "manifest.json"
+    manifest = json.loads(path.read_text())
+    path.write_text(json.dumps(manifest | {"git_commit": "0" * 40}))
+    assert unchanged_since(artifacts, cfg, "abc") is None
+    versions = manifest["versions"] | {"imbalance-flow": "0.0.1"}
+    path.write_text(json.dumps(manifest | {"versions": versions}))
+    assert unchanged_since(artifacts, cfg, "abc") is None
 
 
 def test_a_damaged_or_older_manifest_never_makes_a_night_skip(tmp_path):
