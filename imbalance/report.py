@@ -138,9 +138,11 @@ def choices_text(cfg: RetrainConfig, selection: dict) -> list[str]:
     lines = [
         "## Choices on validation",
         "",
-        f"{selection['rows']:,} validation rows ({selection['positives']} positive), held out "
-        f"of the training part; each configuration trained from {seeds} seed(s) without "
-        f"them (mean ± standard deviation below). Threshold policy `{cfg.threshold_policy}`.",
+        f"Chosen on {selection['rows']:,} validation rows ({selection['positives']} "
+        "positive), held out of the training part (the champion gate's rows are kept apart "
+        f"from these); each configuration trained from {seeds} seed(s) without any "
+        "validation row (mean ± standard deviation below). Threshold policy "
+        f"`{cfg.threshold_policy}`.",
         "",
         f"Chosen: **{selection['candidate']}**, the best mean validation {metric}.",
         "",
