@@ -65,7 +65,7 @@ def retrain(cfg: RetrainConfig = RetrainConfig()) -> str:  # noqa: B008 (Prefect
     n_workers = cluster_workers(address, cfg) if address else 1
     name = flow_run.get_name() or flow_run_name()
     attempt = flow_run.run_count or 1  # a retry runs the flow again in this process
-    # The schedule's time for a scheduled run (a late or retried night keeps its date).
+    # The schedule's time for a scheduled run (a night that starts late keeps its date).
     as_of = cfg.as_of_time(flow_run.scheduled_start_time)
     dataset = read_dataset(cfg, as_of)  # before any folder exists: a skip leaves none
     artifacts = ArtifactStore(cfg.artifacts_dir)
@@ -145,7 +145,7 @@ def retrain(cfg: RetrainConfig = RetrainConfig()) -> str:  # noqa: B008 (Prefect
 # What the deployments run (prefect.yaml): a failed night is retried once, a minute
 # later, so one transient failure does not lose it. `imbalance run` and the tests call
 # `retrain` itself: a bad option there should fail at once, not again a minute later.
-# A hung night is stopped after NIGHT_TIMEOUT (Failed, "timed out"), so the
+# A hung night is stopped after NIGHT_TIMEOUT_SECONDS (Failed, "TimedOut"), so the
 # deployment's concurrency limit of one never blocks the nights after it.
 NIGHT_TIMEOUT_SECONDS = 3 * 3600
 retrain_with_retry = retrain.with_options(

@@ -76,7 +76,7 @@ class StagedRun:
         try:
             result = retention.enforce(self.artifacts, self.keep_runs, self.staging_days)
         except (StateFileError, OSError) as exc:
-            self.retention = f"retention: nothing deleted, {exc}"
+            self.retention = f"retention stopped (what it deleted before stays deleted): {exc}"
         else:
             self.retention = result.summary()
 

@@ -37,9 +37,21 @@ VALIDATION_SCHEMA = pa.schema([("row", pa.int64()), ("gate", pa.bool_())])
 
 
 def _transient(task: Any, task_run: Any, state: State) -> bool:
-    """Retry a read that failed on the network or the disk, never one the user must fix."""
+    """Retry a read that failed on the network or the disk, never one the user must fix.
+
+    Object storage's dropped connections are not all OSErrors: botocore's
+    ConnectionClosedError and EndpointConnectionError (mid-read) are retried too.
+    """
     error = state.result(raise_on_failure=False)
-    return isinstance(error, OSError | TimeoutError) and not isinstance(error, DataError)
+    if isinstance(error, DataError):
+        return False
+    if isinstance(error, OSError | TimeoutError):
+        return True
+    try:
+        from botocore.exceptions import ConnectionError, HTTPClientError
+    except ImportError:  # no object storage installed: nothing of it to retry
+        return False
+    return isinstance(error, ConnectionError | HTTPClientError)
 
 
 @task(name="read_dataset", retries=2, retry_delay_seconds=[5, 30], retry_condition_fn=_transient)

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import numpy as np
 import pandas as pd
 import pytest
+from botocore.exceptions import ConnectionClosedError
 from pydantic import ValidationError
 
 from imbalance.config import RetrainConfig
@@ -200,6 +201,7 @@ def test_split_frame_by_time_refuses_a_part_without_positives():
         (TimeoutError("read timed out"), True),
         (OSError("I/O error"), True),
         (DataError("the label column 'x' is not in data.csv"), False),
+        (ConnectionClosedError(endpoint_url="http://127.0.0.1:9000/b/k"), True),
         (ValueError("a bug"), False),
     ],
 )
