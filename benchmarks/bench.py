@@ -107,6 +107,7 @@ def checkout_of(rev: str):
     finally:
         subprocess.run(["git", "worktree", "remove", "--force", str(where)], cwd=ROOT,
                        capture_output=True)  # fmt: skip
+        shutil.rmtree(where.parent, ignore_errors=True)
 
 
 @contextmanager

@@ -107,8 +107,11 @@ def score_champion(cfg: RetrainConfig, run: RunPaths, spec: DataSpec) -> dict[st
             if not np.isfinite(scores).all():
                 raise ValueError("its scores are not finite")
             # The champion's own threshold: the one `imbalance predict` would label with;
-            # on the gate rows, where the candidate is compared with it.
-            measured = variant_metrics(y[on_gate], scores[on_gate], threshold)
+            # on the gate rows, where the candidate is compared with it. A gate without
+            # both classes measures nothing (the gate then refuses for want of positives).
+            gate_y = y[on_gate]
+            both = 0 < gate_y.sum() < len(gate_y)
+            measured = variant_metrics(gate_y, scores[on_gate], threshold) if both else {}
         except Exception as exc:  # another feature schema, output shape, ...: any reason
             why = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
             raise ChampionUnusable(
@@ -118,7 +121,7 @@ def score_champion(cfg: RetrainConfig, run: RunPaths, spec: DataSpec) -> dict[st
         _logger().warning("cannot score the champion %s: %s", holder_text(record), exc)
         return incumbent | {"error": str(exc)}
     return incumbent | {
-        "score": measured[cfg.selection_metric],
+        "score": measured.get(cfg.selection_metric),
         "threshold": threshold,
         "scores": scores,
     }
