@@ -9,6 +9,7 @@ from typing import Any
 
 from cli.errors import UserError
 from imbalance import store
+from imbalance.retention import size_text  # the core says sizes as the commands do
 from imbalance.store import ArtifactStore, RunNotFoundError, RunPaths, StateFileError
 from imbalance.variants import VARIANTS
 
@@ -85,15 +86,6 @@ def files_recorded(manifest: Any) -> bool:
         isinstance(f, dict) and isinstance(f.get("sha256"), str) and isinstance(f.get("bytes"), int)
         for f in files.values()
     )
-
-
-def size_text(n: int) -> str:
-    """Return a byte count as a short human-readable size."""
-    for unit in ("B", "KiB", "MiB"):
-        if n < 1024 or unit == "MiB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    raise AssertionError("unreachable")
 
 
 def table(rows: list[list[str]], header: list[str] | None = None) -> str:
