@@ -163,7 +163,10 @@ def handle_prune(args: argparse.Namespace) -> int:
             )
         else:
             # Under the promotion's lock: a run being promoted right now is never deleted.
-            done = retention.enforce(artifacts, args.keep, args.staging_days)
+            # A deliberate act: staging folders of any age may go (no MIN_STAGING_AGE).
+            with artifacts.locked():
+                planned = retention.plan(artifacts, args.keep, args.staging_days)
+                done = retention.apply(artifacts, planned)
     except StateFileError as exc:
         raise user_error(f"cannot tell which runs were champions, nothing deleted: {exc}") from None
     verb = "would delete" if args.dry_run else "deleted"

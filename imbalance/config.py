@@ -252,8 +252,8 @@ class RetrainConfig(BaseModel):
         30,
         ge=1,
         title="Minimum positives",
-        description="Positive validation rows below which the champion gate refuses to "
-        "compare (a difference on a handful of positives is noise).",
+        description="Positive gate rows (see gate_share) below which the champion gate "
+        "refuses to compare (a difference on a handful of positives is noise).",
     )
     promote: bool = Field(
         True,

@@ -2,7 +2,7 @@
 
 A run is unchanged when its data's fingerprint, every config field that shapes the
 data or the models (all but as_of, skip_unchanged and the retention fields) and the
-code (git commit, package version) equal those of the newest complete run. Only the
+code (git commit, package versions) equal those of the newest complete run. Only the
 newest counts: going back to an older state of the data is a change worth a run.
 Anything unreadable counts as changed: a damaged manifest never makes a night skip.
 """
@@ -38,16 +38,18 @@ def unchanged_since(artifacts: ArtifactStore, cfg: RetrainConfig, fingerprint: s
 
 
 def _same_code(manifest: dict) -> bool:
-    """Whether the run was made by this code: its git commit and this package's version.
+    """Whether the run was made by this code: its git commit and every key package's version.
 
-    Another version may train differently with the same data and config: it retrains.
+    Another version (of this project, TensorFlow, Keras, scikit-learn, ...) may train
+    differently with the same data and config: it retrains. Not seen: uncommitted
+    edits of a checkout (its commit is the same); `--force` retrains after those.
     """
     from imbalance.provenance import git_commit, package_versions
 
-    versions = manifest.get("versions") or {}
-    return manifest.get("git_commit") == git_commit() and versions.get(
-        "imbalance-flow"
-    ) == package_versions().get("imbalance-flow")
+    return (
+        manifest.get("git_commit") == git_commit()
+        and manifest.get("versions") == package_versions()
+    )
 
 
 def skip_message(run_id: str, fingerprint: str) -> str:

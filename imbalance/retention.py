@@ -29,6 +29,10 @@ __all__ = [
 ]
 
 _DAY = 86_400
+# A staging folder exists a moment before its run takes its running mark: the flow's
+# retention (another run's process) never deletes one younger than this, whatever
+# staging_days says (0 included). `imbalance prune` is a deliberate act: it does.
+MIN_STAGING_AGE = 600
 
 
 @dataclass(frozen=True)
@@ -92,11 +96,22 @@ def protected_runs(artifacts: ArtifactStore) -> set[str]:
     """
     champion = artifacts.champion()
     history = artifacts.champion_history()
-    return {e["run_id"] for e in history} | ({champion["run_id"]} if champion else set())
+    # Also the champions each promotion replaced ("RUN/VARIANT"): a history line that
+    # could not be written must not leave a former champion unprotected.
+    previous = {str(e["previous"]).split("/")[0] for e in history if e.get("previous")}
+    return {e["run_id"] for e in history} | previous | ({champion["run_id"]} if champion else set())
 
 
-def plan(artifacts: ArtifactStore, keep: int | None, staging_days: float | None) -> RetentionPlan:
+def plan(
+    artifacts: ArtifactStore,
+    keep: int | None,
+    staging_days: float | None,
+    min_staging_age: float = 0.0,
+) -> RetentionPlan:
     """Return the runs to delete: all complete runs but the newest `keep`, and stale staging.
+
+    `min_staging_age` (seconds): a staging folder younger than this stays, whatever
+    `staging_days` says (the flow's own retention: see MIN_STAGING_AGE).
 
     `keep` None or 0 keeps every complete run; `staging_days` None keeps every
     staging run, else those untouched for that many days go. Never a protected
@@ -117,7 +132,9 @@ def plan(artifacts: ArtifactStore, keep: int | None, staging_days: float | None)
     stale = []
     if staging_days is not None:
         stale = [
-            r for r in artifacts.stale_unfinished_run_ids(staging_days * _DAY) if r not in protected
+            r
+            for r in artifacts.stale_unfinished_run_ids(max(staging_days * _DAY, min_staging_age))
+            if r not in protected
         ]
     return RetentionPlan(
         runs=tuple(RunSize(r, _size(artifacts.runs_dir / r)) for r in doomed),
@@ -174,7 +191,7 @@ def enforce(
     (0 or None keeps every complete run); it is also still marked running.
     """
     with artifacts.locked():
-        return apply(artifacts, plan(artifacts, keep, staging_days))
+        return apply(artifacts, plan(artifacts, keep, staging_days, MIN_STAGING_AGE))
 
 
 def size_text(n: float) -> str:

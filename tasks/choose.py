@@ -48,10 +48,11 @@ def logistic_reference_metrics(
 ) -> dict[str, Any]:
     """Return a logistic regression's test metrics per variant's class weights (reference)."""
     train, held = store.read_training_part(run)
+    on, _ = store.read_validation_parts(run, len(train))  # the network's choosing rows
     test = store.read_parquet(run.test)
     target = prep.spec.target
 
     def part(rows):
         return transform(rows, prep), target(rows)
 
-    return logistic_references(cfg, weights, part(train[~held]), part(train[held]), part(test))
+    return logistic_references(cfg, weights, part(train[~held]), part(train[on]), part(test))

@@ -68,7 +68,7 @@ def time_split(
     Rows with the same time stay together, on the test side: no row of the test
     part is older than any row of the training part. Both parts keep time order.
     """
-    stamps = times.to_numpy()
+    stamps = times.to_numpy(dtype="datetime64[ns]") if times.dt.tz else times.to_numpy()
     order = np.argsort(stamps, kind="stable")
     n_test = max(1, int(np.ceil(test_size * len(frame))))
     cutoff = stamps[order[len(order) - n_test]]
@@ -169,5 +169,8 @@ def gate_rows(
             held, test_size=cfg.gate_share, random_state=cfg.split_seed, stratify=labels
         )
     except ValueError:  # a class with a single row cannot be split in two
+        return np.zeros(0, np.int64)
+    left = labels[~np.isin(held, gate)]
+    if left.min() == left.max():  # a large share took every row of a class: choose on all
         return np.zeros(0, np.int64)
     return np.sort(gate)

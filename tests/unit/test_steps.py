@@ -132,3 +132,13 @@ def test_the_gate_is_a_stratified_share_of_the_validation_rows():
     # One positive validation row cannot be shared: no gate (the gate then refuses).
     one = train.iloc[np.r_[0, 100:1_100]].reset_index(drop=True)
     assert len(gate_rows(one, np.arange(0, 1_001, 5), RetrainConfig(), GENERATOR_SPEC)) == 0
+
+
+def test_a_gate_that_would_take_every_positive_is_not_kept():
+    from imbalance.data import gate_rows
+
+    labels = np.r_[np.ones(3, int), np.zeros(97, int)]
+    train = pd.DataFrame({"x1": np.zeros(100), "x2": np.zeros(100), "label": labels})
+    held = np.arange(100)
+    # 90% of 3 positives: the choosing rows would have none; choose on all instead.
+    assert len(gate_rows(train, held, RetrainConfig(gate_share=0.9), GENERATOR_SPEC)) == 0
