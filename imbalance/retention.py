@@ -110,13 +110,11 @@ def plan(
 ) -> RetentionPlan:
     """Return the runs to delete: all complete runs but the newest `keep`, and stale staging.
 
-    `min_staging_age` (seconds): a staging folder younger than this stays, whatever
-    `staging_days` says (the flow's own retention: see MIN_STAGING_AGE).
-
     `keep` None or 0 keeps every complete run; `staging_days` None keeps every
-    staging run, else those untouched for that many days go. Never a protected
-    run, never a running one. Raises StateFileError if the champions are unknown,
-    ValueError for a negative `keep` or `staging_days`.
+    staging run, else those untouched for that many days go, but never one younger
+    than `min_staging_age` seconds (the flow's own retention: see MIN_STAGING_AGE).
+    Never a protected run, never a running one. Raises StateFileError if the
+    champions are unknown, ValueError for a negative `keep` or `staging_days`.
     """
     if keep is not None and keep < 0:
         raise ValueError(f"keep must be 0 (keep all) or more, got {keep}")
