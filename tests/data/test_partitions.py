@@ -9,6 +9,7 @@ import pyarrow as pa
 import pyarrow.csv as pcsv
 import pyarrow.parquet as pq
 import pytest
+from test_sources import assert_one_line as one_line  # tests/data/test_sources.py
 
 from imbalance.data.partitions import Window, partition_date, select
 from imbalance.data.sources import read_source
@@ -17,14 +18,6 @@ from imbalance.data.spec import DataError
 
 def days(*isos: str) -> list[date]:
     return [date.fromisoformat(d) for d in isos]
-
-
-def one_line(exc: pytest.ExceptionInfo, *named: str) -> str:
-    message = str(exc.value)
-    assert "\n" not in message and message, message
-    for text in named:
-        assert text in message, f"{text!r} not in {message!r}"
-    return message
 
 
 # --- the window --------------------------------------------------------------------------
