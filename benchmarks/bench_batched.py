@@ -7,7 +7,8 @@ batched against one at a time. All on the tutorial's default data (100,000 rows,
 compilation: each row's `train_fused` calls share one `fused.Programs` of their
 own, so each row compiles once, as a run training model by model does. Peak memory is the process's
 resident-set high-water mark after the row (`ru_maxrss`, so never lower than an
-earlier row's). Also measures the machine's float32 matmul rate and the sweep's
+earlier row's). Then the compiled loop's time per step at K = 10 ... 1,000 members
+per call (compiling left out), the machine's float32 matmul rate and the sweep's
 FLOPs per step, to say where the time goes.
 
 Writes benchmarks/results/bench_batched.json and prints a markdown table.
@@ -43,6 +44,9 @@ EPOCHS, BATCH, LR, HIDDEN, SHUFFLE_SEED = 50, 100, 0.001, 2, 42
 VARIANTS = [None, {0: 0.5051589, 1: 48.9596083}, {0: 1.0, 1: 200.0}]
 SWEEP_WEIGHTS = np.logspace(0, np.log10(500), 20)
 SWEEP_SEEDS = range(5)
+# Members per call for the step-time-by-K rows, each trained SCALING_EPOCHS epochs.
+SCALING_K = (10, 30, 100, 300, 1000)
+SCALING_EPOCHS = 5
 
 
 def default_train_split() -> tuple[np.ndarray, np.ndarray]:
@@ -110,6 +114,44 @@ def compile_and_steady() -> dict:
         "compile_s_estimate": round((t1 - t0) - e1 * per_epoch, 2),
         "steady_s_per_epoch": round(per_epoch, 4),
     }
+
+
+def step_time_by_k(x, y) -> list[dict]:
+    """Return, per K in SCALING_K, the compiled loop's time per step once compiled.
+
+    K members (the sweep's weights and seeds, cycled) train SCALING_EPOCHS epochs,
+    one compiled call each; the first call (compiling) is left out.
+    """
+    seeds = {s: build_model(HIDDEN, LR, seed=s).get_weights() for s in SWEEP_SEEDS}
+    steps_per_epoch = -(-len(x) // BATCH)
+    out = []
+    for k in SCALING_K:
+        picks = [(i % len(seeds), float(SWEEP_WEIGHTS[i % len(SWEEP_WEIGHTS)])) for i in range(k)]
+        marks.clear()
+        train_batched(
+            [seeds[s] for s, _ in picks],
+            x,
+            y,
+            [{0: 1.0, 1: w} for _, w in picks],
+            epochs=SCALING_EPOCHS,
+            batch_size=BATCH,
+            learning_rate=LR,
+            seed=SHUFFLE_SEED,
+            max_members=k,
+            on_epochs_done=lambda done: marks.append((done, time.perf_counter())),
+        )
+        (_, _), (e1, t1), *_ = marks
+        e_end, t_end = marks[-1]
+        step_us = 1e6 * (t_end - t1) / ((e_end - e1) * steps_per_epoch)
+        out.append(
+            {
+                "members": k,
+                "us_per_step": round(step_us, 1),
+                "us_per_step_per_model": round(step_us / k, 3),
+                "peak_mib": peak_mib(),
+            }
+        )
+    return out
 
 
 def member_diffs(a: list, b: list) -> list[float]:
@@ -223,6 +265,7 @@ def main() -> None:
         },
     }
 
+    by_k = step_time_by_k(x, y)
     gflops = matmul_gflops()
     per_step = flops_per_member_step() * len(sweep)
     sweep_flops = per_step * steps
@@ -246,6 +289,7 @@ def main() -> None:
         },
         "job": {"train_rows": len(x), "epochs": EPOCHS, "batch": BATCH, "steps_per_model": steps},
         "rows": rows,
+        "step_time_by_members": by_k,
         "compute": compute,
     }
     out = ROOT / "benchmarks" / "results" / "bench_batched.json"
@@ -258,6 +302,14 @@ def main() -> None:
         print(
             f"| {r['row']} | {r['models']} | {r['wall_s']} | {r['s_per_model']} "
             f"| {r['us_per_step_per_model']} | {r.get('speedup', '')} | {r['peak_mib']} |"
+        )
+    print()
+    print("| members per call | µs per step (all) | µs per step per model | peak MiB |")
+    print("|---|---|---|---|")
+    for r in by_k:
+        print(
+            f"| {r['members']} | {r['us_per_step']} | {r['us_per_step_per_model']} "
+            f"| {r['peak_mib']} |"
         )
     print()
     print(json.dumps(compute, indent=2))
