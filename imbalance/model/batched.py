@@ -374,12 +374,19 @@ def _compile(
             h = tf.nn.relu(z) if layer < n_layers - 1 else z
         return z[0]
 
-    def train_step(state: tuple, take: Callable, data: tuple) -> tuple:
-        """Return the state after one Adam step of every member, and each member's batch loss."""
+    def train_step(state: tuple, take: Callable, data: tuple, rows: tuple | None = None) -> tuple:
+        """Return the state after one Adam step of every member, and each member's batch loss.
+
+        `rows`: None when the whole slice is the batch, else (mask, size): a (batch,)
+        0/1 mask of the slice's rows that are, and their count.
+        """
         params, moments, velocities, iterations = state
         lr, table, x_all, y_all, index_all = data
         xb, yb, wb = take(x_all), take(y_all), tf.gather(table, take(index_all))
         size = float(xb.shape[0])
+        if rows is not None:
+            mask, size = rows
+            wb = wb * mask[:, None]
         with tf.GradientTape() as tape:
             tape.watch(params)
             logits = logits_of(weights_of(params), xb)
@@ -425,23 +432,27 @@ def _compile(
 
             # fit's loss tracker: float32 total += loss * size, count += size.
             def step_body(step, state, total, count):
-                state, loss = train_step(
-                    state, batch_rows(order, step * batch_size, batch_size), data
-                )
-                return step + 1, state, total + loss * float(batch_size), count + float(batch_size)
+                start = step * batch_size
+                if not partial_size:
+                    size = float(batch_size)
+                    state, loss = train_step(state, batch_rows(order, start, batch_size), data)
+                else:
+                    # fit's short last batch, in the same code rather than a second copy
+                    # of the step (which doubled the compile time, ~1.5 s): its slice
+                    # ends at the last row, and the rows before `start` in it weigh 0.
+                    begin = tf.minimum(start, n_rows - batch_size)
+                    mask = tf.cast(tf.range(batch_size) + begin >= start, tf.float32)
+                    size = tf.where(step < full_steps, float(batch_size), float(partial_size))
+                    take = batch_rows(order, begin, batch_size)
+                    state, loss = train_step(state, take, data, (mask, size))
+                return step + 1, state, total + loss * size, count + size
 
             zeros = tf.zeros([n_members], tf.float32)
             _, state, total, count = tf.while_loop(
-                lambda step, *_: step < full_steps,
+                lambda step, *_: step < full_steps + (1 if partial_size else 0),
                 step_body,
                 (tf.constant(0, tf.int32), state, zeros, zeros),
             )
-            if partial_size:
-                # fit's short last batch: a second, statically shaped copy of the step.
-                take = batch_rows(order, tf.constant(full_steps * batch_size), partial_size)
-                state, loss = train_step(state, take, data)
-                total += loss * float(partial_size)
-                count += float(partial_size)
             return epoch + 1, state, losses.write(epoch, tf.math.divide_no_nan(total, count))
 
         state = (params, moments, velocities, iterations)
