@@ -4,7 +4,8 @@
 #   scripts/prefect-stack.sh server   the server in the foreground
 #   scripts/prefect-stack.sh worker   a worker of the local-process pool in the foreground
 #   scripts/prefect-stack.sh deploy   create the work pool if missing, deploy prefect.yaml,
-#                                     close the deployments to unknown parameters
+#                                     close the deployments to unknown parameters, and
+#                                     set runs Crashed when their heartbeats stop
 #   scripts/prefect-stack.sh up       server and worker in the background, then deploy
 #   scripts/prefect-stack.sh down     stop the background worker and server, and wait
 #
@@ -123,6 +124,9 @@ deploy() {
     # set this part of a deployment's parameter schema and resets it on every deploy: the
     # script sets it through Prefect's client right after (see its docstring for why).
     "$ROOT/.venv/bin/python" "$ROOT/scripts/close_parameter_schema.py"
+    # A run whose process dies with its worker would show Running for ever: an automation
+    # sets it Crashed when its heartbeats stop (see the script's docstring).
+    "$ROOT/.venv/bin/python" "$ROOT/scripts/crash_unresponsive_runs.py"
 }
 
 case "${1:-}" in

@@ -1,9 +1,7 @@
 """The deployments as a user meets them: a real server, `make deploy`'s script, a worker.
 
-One server for the module, on a free port of 127.0.0.1 with a temporary PREFECT_HOME,
-deployed from a copy of the project (so the deployment's working directory, and any
-path a run resolves against it, is temporary too). Runs are created through the REST
-API the way the UI's Run button creates them.
+The stack (stack.py, the fixtures in conftest.py): one server for the module, deployed
+from a temporary copy of the project; runs created the way the UI's Run button does.
 """
 
 from __future__ import annotations
@@ -11,19 +9,13 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import shutil
 import signal
-import socket
-import subprocess
-import sys
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
-from proc_env import processes_with
+from stack import RUN_SECONDS, TERMINAL, children, gone, run_logs, tail, wait_for_end
 
 from imbalance.store import RunPaths
 from tasks.publish import (
@@ -38,197 +30,15 @@ from tasks.publish import (
 
 pytestmark = [pytest.mark.slow, pytest.mark.server]
 
-PROJECT = Path(__file__).resolve().parents[2]
-PREFECT = Path(sys.executable).parent / "prefect"
-COPIED = ["prefect.yaml", "pyproject.toml", "imbalance", "tasks", "flows", "scripts"]
-SERVER_START_SECONDS = 90
-RUN_SECONDS = 150
 VARIANTS = ["baseline", "balanced", "manual"]
-TERMINAL = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
-
-
-@dataclass
-class Stack:
-    api: str
-    home: Path
-    project: Path
-    env: dict[str, str]
-    logs: Path
-
-    def client(self) -> httpx.Client:
-        return httpx.Client(base_url=self.api, timeout=30)
-
-    def deployment(self, name: str) -> dict:
-        with self.client() as api:
-            response = api.get(f"/deployments/name/retrain/{name}")
-        response.raise_for_status()
-        return response.json()
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _copy_project(target: Path) -> Path:
-    """Copy what a deployment needs; the copy runs with the project's own .venv."""
-    target.mkdir()
-    for name in COPIED:
-        source = PROJECT / name
-        if source.is_dir():
-            shutil.copytree(source, target / name, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy2(source, target / name)
-    (target / ".venv").symlink_to(PROJECT / ".venv")
-    return target
-
-
-def _environment(api: str, home: Path, project: Path) -> dict[str, str]:
-    """Return this process's environment without its Prefect settings, then the stack's."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
-    return env | {
-        "PREFECT_API_URL": api,
-        "PREFECT_HOME": str(home),
-        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-        "PWD": str(project),
-    }
-
-
-def _start(command: list[str], env: dict[str, str], cwd: Path, log: Path) -> subprocess.Popen:
-    with open(log, "wb") as out:
-        return subprocess.Popen(
-            command, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-        )
-
-
-def _stop(process: subprocess.Popen) -> None:
-    """Stop a process and its group: TERM, TERM again (a Prefect worker needs two), KILL."""
-    for sig, wait in [(signal.SIGTERM, 5), (signal.SIGTERM, 10), (signal.SIGKILL, 10)]:
-        if process.poll() is not None:
-            break
-        try:
-            os.killpg(process.pid, sig)
-        except ProcessLookupError:
-            break
-        try:
-            process.wait(wait)
-        except subprocess.TimeoutExpired:
-            continue
-    process.wait(10)
-
-
-def _sweep(home: Path) -> list[int]:
-    """TERM, then KILL, whatever still runs with this PREFECT_HOME; return what was left."""
-    if not Path("/proc/self/environ").exists():
-        return []
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        left = processes_with(home)
-        for pid in left:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, sig)
-        deadline = time.monotonic() + 5
-        while processes_with(home) and time.monotonic() < deadline:
-            time.sleep(0.1)
-    return processes_with(home)
-
-
-def _tail(path: Path, lines: int = 40) -> str:
-    return (
-        "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else ""
-    )
-
-
-def _run_logs(api: httpx.Client, flow_run_id: str, lines: int = 40) -> str:
-    """Return the last log lines of a flow run as the UI shows them (the worker has no copy)."""
-    found = api.post(
-        "/logs/filter",
-        json={"logs": {"flow_run_id": {"any_": [flow_run_id]}}, "sort": "TIMESTAMP_ASC"},
-    ).json()
-    return "\n".join(f"{log['level']} {log['message']}" for log in found[-lines:])
-
-
-def _wait_for_end(
-    api: httpx.Client, flow_run_id: str, worker: subprocess.Popen | None, logs: Path
-) -> dict:
-    """Poll a flow run until it ends; fail on a worker that exits (if given) or a timeout."""
-    deadline = time.monotonic() + RUN_SECONDS
-    while True:
-        flow_run = api.get(f"/flow_runs/{flow_run_id}").json()
-        if flow_run["state_type"] in TERMINAL:
-            return flow_run
-        if worker is not None:
-            assert worker.poll() is None, "worker exited:\n" + _tail(logs / "worker.log")
-        assert time.monotonic() < deadline, (
-            f"run still {flow_run['state_type']} after {RUN_SECONDS}s:\n"
-            + _run_logs(api, flow_run_id)
-        )
-        time.sleep(1)
-
-
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory) -> Iterator[Stack]:
-    """A Prefect server on a free port of 127.0.0.1, with the project deployed from a copy."""
-    root = tmp_path_factory.mktemp("prefect-stack")
-    home, logs = root / "home", root / "logs"
-    logs.mkdir()
-    project = _copy_project(root / "project")
-    port = _free_port()
-    api = f"http://127.0.0.1:{port}/api"
-    env = _environment(api, home, project)
-    server = _start(
-        [str(PREFECT), "server", "start", "--host", "127.0.0.1", "--port", str(port)],
-        env,
-        root,
-        logs / "server.log",
-    )
-    try:
-        deadline = time.monotonic() + SERVER_START_SECONDS
-        while True:
-            assert server.poll() is None, "server exited:\n" + _tail(logs / "server.log")
-            try:
-                if httpx.get(f"{api}/health", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, (
-                f"no answer from {api}/health in {SERVER_START_SECONDS}s:\n"
-                + _tail(logs / "server.log")
-            )
-            time.sleep(0.5)
-        # What `make deploy` runs: the work pool if missing, then `prefect deploy --all`.
-        deployed = subprocess.run(
-            ["scripts/prefect-stack.sh", "deploy"],
-            cwd=project,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        assert deployed.returncode == 0, deployed.stdout + deployed.stderr
-        yield Stack(api, home, project, env, logs)
-    finally:
-        _stop(server)
-        left = _sweep(home)
-        assert not left, f"processes left behind: {left}"
-
-
-@pytest.fixture
-def worker(stack: Stack) -> Iterator[subprocess.Popen]:
-    """A worker of the local-process pool, started like `make worker`; stopped afterwards.
-
-    One for each test that needs it, so that a run goes to the worker its test watches.
-    """
-    process = _start(
-        [str(PREFECT), "worker", "start", "--pool", "local-process"],
-        stack.env | {"PREFECT_WORKER_QUERY_SECONDS": "2"},
-        stack.project,
-        stack.logs / "worker.log",
-    )
-    try:
-        yield process
-    finally:
-        _stop(process)
+# Heartbeats every 30 s (Prefect's minimum) and `make deploy`'s automation set to 60 s
+# of silence (two missed heartbeats, not three), so that the dead-run test waits about a
+# minute; the other runs of this module still heartbeat twice per window.
+SILENCE_SECONDS = 60
+STACK_ENV = {
+    "PREFECT_FLOWS_HEARTBEAT_FREQUENCY": "30",
+    "IMBALANCE_UNRESPONSIVE_SECONDS": str(SILENCE_SECONDS),
+}
 
 
 def test_the_nightly_deployment_has_its_schedule_pool_limit_and_form(stack):
@@ -300,17 +110,6 @@ def test_a_bad_parameter_from_the_ui_is_refused_before_any_work(stack, tmp_path,
     assert not artifacts.exists()
 
 
-def _children(pid: int) -> list[int]:
-    return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
-
-
-def _gone(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
-    except OSError:
-        return True
-
-
 @pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux's /proc")
 def test_a_run_outlives_its_killed_worker(stack, worker, tmp_path):
     """SIGKILL the worker while its run trains: the run still completes, once, on disk."""
@@ -330,27 +129,27 @@ def test_a_run_outlives_its_killed_worker(stack, worker, tmp_path):
                 flow_run = api.get(f"/flow_runs/{flow_run_id}").json()
                 if flow_run["state_type"] == "RUNNING" and (artifacts / ".staging").exists():
                     break
-                assert flow_run["state_type"] not in TERMINAL, _run_logs(api, flow_run_id)
-                assert worker.poll() is None, "worker exited:\n" + _tail(stack.logs / "worker.log")
+                assert flow_run["state_type"] not in TERMINAL, run_logs(api, flow_run_id)
+                assert worker.poll() is None, "worker exited:\n" + tail(stack.logs / "worker.log")
                 assert time.monotonic() < deadline, f"run still {flow_run['state_type']}"
                 time.sleep(0.2)
-            flow_processes = _children(worker.pid)
+            flow_processes = children(worker.pid)
             assert flow_processes, "the worker runs no flow process"
             worker.kill()  # SIGKILL: no clean-up of any kind by the worker
             worker.wait(10)
 
-            flow_run = _wait_for_end(api, flow_run_id, None, stack.logs)
+            flow_run = wait_for_end(api, flow_run_id, None, stack.logs)
             # Without stream_output: false, CRASHED: "Execution was aborted by Python system
             # exit call" (rich's answer to the broken pipe to the dead worker).
             assert flow_run["state_type"] == "COMPLETED", (
                 f"{flow_run['state_name']}: {flow_run['state']['message']}\n"
-                + _run_logs(api, flow_run_id)
+                + run_logs(api, flow_run_id)
             )
             assert flow_run["run_count"] == 1
         deadline = time.monotonic() + 30
-        while not all(_gone(pid) for pid in flow_processes) and time.monotonic() < deadline:
+        while not all(gone(pid) for pid in flow_processes) and time.monotonic() < deadline:
             time.sleep(0.2)
-        assert all(_gone(pid) for pid in flow_processes), "the flow process did not exit"
+        assert all(gone(pid) for pid in flow_processes), "the flow process did not exit"
         [run_dir] = (artifacts / "runs").iterdir()
         assert run_dir.name == flow_run["name"]
         assert json.loads((run_dir / "manifest.json").read_text())["status"] == "completed"
@@ -361,7 +160,103 @@ def test_a_run_outlives_its_killed_worker(stack, worker, tmp_path):
         assert flow_run["empirical_policy"]["retries"] == 1
     finally:  # the worker fixture stops the worker if it still runs
         for pid in flow_processes:
-            if not _gone(pid):
+            if not gone(pid):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+
+
+START_SECONDS = 120
+# The server's triggers service evaluates proactive triggers every few seconds: a margin.
+CRASH_SECONDS = SILENCE_SECONDS + 45
+
+
+def _heartbeats(api, flow_run_id: str) -> int:
+    found = api.post(
+        "/events/filter",
+        json={
+            "filter": {
+                "event": {"name": ["prefect.flow-run.heartbeat"]},
+                "resource": {"id": [f"prefect.flow-run.{flow_run_id}"]},
+            },
+            "limit": 10,
+        },
+    )
+    found.raise_for_status()
+    return len(found.json()["events"])
+
+
+def test_a_run_that_dies_with_its_worker_is_set_crashed_and_nothing_is_promoted(
+    stack, worker, tmp_path
+):
+    """Kill the worker, then its flow process: the run is set Crashed once its heartbeats stop."""
+    with stack.client() as api:
+        automations = api.post("/automations/filter", json={}).json()
+    [automation] = [
+        a for a in automations if a["name"] == "imbalance-flow: crash unresponsive runs"
+    ]
+    assert automation["trigger"]["within"] == SILENCE_SECONDS
+    assert automation["enabled"]
+
+    artifacts = tmp_path / "artifacts"
+    cfg = {"n_samples": 20000, "artifacts_dir": str(artifacts)}
+    deployment_id = stack.deployment("manual-retrain")["id"]
+    flow_processes: list[int] = []
+    try:
+        with stack.client() as api:
+            created = api.post(
+                f"/deployments/{deployment_id}/create_flow_run", json={"parameters": {"cfg": cfg}}
+            )
+            assert created.status_code == 201, created.text
+            flow_run_id = created.json()["id"]
+            deadline = time.monotonic() + START_SECONDS
+            while True:  # running, and its first heartbeat has reached the server
+                flow_run = api.get(f"/flow_runs/{flow_run_id}").json()
+                if flow_run["state_type"] == "RUNNING" and _heartbeats(api, flow_run_id):
+                    break
+                assert flow_run["state_type"] not in TERMINAL, run_logs(api, flow_run_id)
+                assert worker.poll() is None, "worker exited:\n" + tail(stack.logs / "worker.log")
+                assert time.monotonic() < deadline, f"run still {flow_run['state_type']}"
+                time.sleep(0.5)
+
+            limit = api.get(f"/deployments/{deployment_id}").json()["global_concurrency_limit"]
+            assert limit["active_slots"] == 1  # the run holds the deployment's one slot
+            # The machine "dies": the worker first (so nobody reports the flow process's
+            # exit), then the flow process.
+            flow_processes = children(worker.pid)
+            assert flow_processes, "the worker runs no flow process"
+            worker.kill()
+            worker.wait(10)
+            for pid in flow_processes:
+                os.kill(pid, signal.SIGKILL)
+            killed = time.monotonic()
+            assert api.get(f"/flow_runs/{flow_run_id}").json()["state_type"] == "RUNNING"
+
+            while True:
+                flow_run = api.get(f"/flow_runs/{flow_run_id}").json()
+                if flow_run["state_type"] != "RUNNING":
+                    break
+                assert time.monotonic() - killed < CRASH_SECONDS, (
+                    f"still RUNNING {CRASH_SECONDS} s after its process died:\n"
+                    + tail(stack.logs / "server.log")
+                )
+                time.sleep(1)
+            assert flow_run["state_type"] == "CRASHED", flow_run["state"]
+            assert f"No heartbeat for {SILENCE_SECONDS} s" in flow_run["state"]["message"]
+            # Crashed is final: the server does not run it again.
+            time.sleep(3)
+            again = api.get(f"/flow_runs/{flow_run_id}").json()
+            assert again["state_type"] == "CRASHED"
+            assert again["run_count"] == 1
+            # ... and frees the deployment's one slot for the next run.
+            limit = api.get(f"/deployments/{deployment_id}").json()["global_concurrency_limit"]
+            assert limit["limit"] == 1
+            assert limit["active_slots"] == 0
+        # Fail closed: nothing promoted, no run filed; what it left is a staging folder.
+        assert not (artifacts / "champion.json").exists()
+        assert not (artifacts / "runs").exists() or not any((artifacts / "runs").iterdir())
+    finally:  # the worker fixture stops the worker if it still runs
+        for pid in flow_processes:
+            if not gone(pid):
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
 
@@ -422,8 +317,8 @@ def test_nightly_runs_train_on_their_window_report_drift_skip_and_prune(
     with stack.client() as api:
         for day in (DAYS[0], DAYS[2]):  # the 27th's night is not run: it only holds data
             flow_run_id = _scheduled_run(api, deployment_id, cfg, f"{day}T02:00:00Z")
-            flow_run = _wait_for_end(api, flow_run_id, worker, stack.logs)
-            assert flow_run["state_type"] == "COMPLETED", _run_logs(api, flow_run_id, 80)
+            flow_run = wait_for_end(api, flow_run_id, worker, stack.logs)
+            assert flow_run["state_type"] == "COMPLETED", run_logs(api, flow_run_id, 80)
             runs.append(flow_run)
         # The last night again, from the UI's Run button (the manual deployment, as of
         # that night): nothing new to learn.
@@ -433,7 +328,7 @@ def test_nightly_runs_train_on_their_window_report_drift_skip_and_prune(
             f"/deployments/{manual_id}/create_flow_run", json={"parameters": {"cfg": again_cfg}}
         )
         assert created.status_code == 201, created.text
-        runs.append(_wait_for_end(api, created.json()["id"], worker, stack.logs))
+        runs.append(wait_for_end(api, created.json()["id"], worker, stack.logs))
         found = api.post(
             "/artifacts/filter", json={"artifacts": {"flow_run_id": {"any_": [runs[1]["id"]]}}}
         ).json()
