@@ -249,7 +249,7 @@ class DriftReport:
                 f.kind,
                 _fmt(f.psi, ".4f"),
                 _fmt(f.ks, ".4f"),
-                _fmt(f.ks_pvalue, ".3g"),
+                _pvalue_text(f.ks_pvalue),
                 f.level,
             ]
             for f in self.features
@@ -446,6 +446,13 @@ def _float(value: Any) -> float | None:
 
 def _fmt(value: float | None, spec: str) -> str:
     return "n/a" if value is None else format(value, spec)
+
+
+def _pvalue_text(value: float | None) -> str:
+    """Return a p-value as text; one too small for a float (0.0) as a bound, not as 0."""
+    if value is None:
+        return "n/a"
+    return "< 1e-300" if value == 0 else format(value, ".3g")
 
 
 def _percent(rate: float | None) -> str:

@@ -2,7 +2,7 @@
 
 A 2-2-2-1 step is a few hundred floating-point operations: one model at a time,
 `train_fused` spends its ~10-30 µs per step on the loop's own overhead, not on
-arithmetic. Here every weight carries a leading member axis (K, ...) and one step
+arithmetic. Here every weight carries a member axis (K members) and one step
 updates all K members: each has its own initial weights, class weights and Adam
 state, and all see the same batches (the order of `epoch_order(len(x), seed,
 epoch)`, as `train_fused` with that seed).

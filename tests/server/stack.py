@@ -30,6 +30,23 @@ RUN_SECONDS = 150
 TERMINAL = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
 
 
+class RetryingClient(httpx.Client):
+    """An httpx client that retries 503 as Prefect's own client does.
+
+    The server answers 503 "Service Unavailable" when its SQLite database is busy (the
+    worker, the runs' heartbeats and events, the automations all write to it); Prefect's
+    client retries such answers, so the test's calls do too (a few times, backing off).
+    """
+
+    def request(self, *args, **kwargs) -> httpx.Response:
+        for wait in (0.5, 1, 2, 4, 8):
+            response = super().request(*args, **kwargs)
+            if response.status_code != 503:
+                return response
+            time.sleep(wait)
+        return super().request(*args, **kwargs)
+
+
 @dataclass
 class Stack:
     api: str
@@ -39,7 +56,7 @@ class Stack:
     logs: Path
 
     def client(self) -> httpx.Client:
-        return httpx.Client(base_url=self.api, timeout=30)
+        return RetryingClient(base_url=self.api, timeout=30)
 
     def deployment(self, name: str) -> dict:
         with self.client() as api:

@@ -31,14 +31,11 @@ from tasks.publish import (
 pytestmark = [pytest.mark.slow, pytest.mark.server]
 
 VARIANTS = ["baseline", "balanced", "manual"]
-# Heartbeats every 30 s (Prefect's minimum) and `make deploy`'s automation set to 60 s
-# of silence (two missed heartbeats, not three), so that the dead-run test waits about a
-# minute; the other runs of this module still heartbeat twice per window.
+# Runs heartbeat every 30 s (prefect.yaml); `make deploy`'s automation is set here to 60 s
+# of silence (two missed heartbeats, the least it accepts, not three), so that the
+# dead-run test waits about a minute.
 SILENCE_SECONDS = 60
-STACK_ENV = {
-    "PREFECT_FLOWS_HEARTBEAT_FREQUENCY": "30",
-    "IMBALANCE_UNRESPONSIVE_SECONDS": str(SILENCE_SECONDS),
-}
+STACK_ENV = {"IMBALANCE_UNRESPONSIVE_SECONDS": str(SILENCE_SECONDS)}
 
 
 def test_the_nightly_deployment_has_its_schedule_pool_limit_and_form(stack):
@@ -55,6 +52,7 @@ def test_the_nightly_deployment_has_its_schedule_pool_limit_and_form(stack):
     assert nightly["enforce_parameter_schema"] is True
     # A run outlives its worker: its output does not go through a pipe to the worker.
     assert nightly["job_variables"]["stream_output"] is False
+    assert nightly["job_variables"]["env"] == {"PREFECT_FLOWS_HEARTBEAT_FREQUENCY": "30"}
     assert {"retrain", "nightly"} <= set(nightly["tags"])
     # `{{ $PWD }}` became the folder it was deployed from: any clone works.
     [step] = nightly["pull_steps"]
@@ -77,6 +75,7 @@ def test_the_nightly_deployment_has_its_schedule_pool_limit_and_form(stack):
     assert manual["enforce_parameter_schema"] is True
     assert manual["parameter_openapi_schema"]["additionalProperties"] is False
     assert manual["job_variables"]["stream_output"] is False
+    assert manual["job_variables"]["env"] == {"PREFECT_FLOWS_HEARTBEAT_FREQUENCY": "30"}
     # A run from the UI's form is an experiment unless its author says otherwise.
     assert manual["parameters"]["cfg"] == {"promote": False}
     # Each night generates new data (seeded by its date): there is something to learn.
@@ -146,6 +145,10 @@ def test_a_run_outlives_its_killed_worker(stack, worker, tmp_path):
                 + run_logs(api, flow_run_id)
             )
             assert flow_run["run_count"] == 1
+            # Its heartbeats went on without the worker: never Crashed on the way (a
+            # Crashed run may still be set Completed, so the last state alone would hide it).
+            states = api.get("/flow_run_states/", params={"flow_run_id": flow_run_id}).json()
+            assert "CRASHED" not in {state["type"] for state in states}, states
         deadline = time.monotonic() + 30
         while not all(gone(pid) for pid in flow_processes) and time.monotonic() < deadline:
             time.sleep(0.2)
@@ -198,7 +201,8 @@ def test_a_run_that_dies_with_its_worker_is_set_crashed_and_nothing_is_promoted(
     assert automation["enabled"]
 
     artifacts = tmp_path / "artifacts"
-    cfg = {"n_samples": 20000, "artifacts_dir": str(artifacts)}
+    # The default 100,000 rows: the run must not end before the kill (it is killed early).
+    cfg = {"artifacts_dir": str(artifacts)}
     deployment_id = stack.deployment("manual-retrain")["id"]
     flow_processes: list[int] = []
     try:
@@ -224,6 +228,9 @@ def test_a_run_that_dies_with_its_worker_is_set_crashed_and_nothing_is_promoted(
             # exit), then the flow process.
             flow_processes = children(worker.pid)
             assert flow_processes, "the worker runs no flow process"
+            # The deployment's heartbeat period (prefect.yaml) reached the flow process.
+            environ = Path(f"/proc/{flow_processes[0]}/environ").read_bytes().split(b"\0")
+            assert b"PREFECT_FLOWS_HEARTBEAT_FREQUENCY=30" in environ
             worker.kill()
             worker.wait(10)
             for pid in flow_processes:

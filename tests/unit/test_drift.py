@@ -276,6 +276,13 @@ def test_summary_and_rows():
     assert all(isinstance(cell, str) for r in rows for cell in r)
 
 
+def test_a_p_value_below_float_range_is_shown_as_a_bound():
+    # Two clearly different samples of 50,000: scipy's KS p-value underflows to 0.0.
+    report = compare(_frame(_normal(1)), _frame(_normal(2, 1.0)), [("x", "numeric")], "label", 1)
+    assert _feature(report, "x").ks_pvalue == 0.0
+    assert report.rows()[0][4] == "< 1e-300"
+
+
 def test_json_round_trip():
     report = _mixed_report()
     data = report.to_json()
