@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from imbalance.model.batched import SMALL_LAYER, BatchResult, member_model, train_batched
-from imbalance.model.fused import train_fused
+from imbalance.model.fused import Programs, train_fused
 from imbalance.model.network import build_model
 from imbalance.model.tf import load_keras
 
@@ -61,6 +61,7 @@ def test_each_member_matches_train_fused(data, initial, batched_128, batch_size)
     x, y = data
     result = batched_128 if batch_size == 128 else batched(data, initial, batch_size)
 
+    programs = Programs()  # one compile for the three models, as a run's trainer does
     for k in range(len(initial)):
         model = build_model(2, LEARNING_RATE, seed=INIT_SEEDS[k])
         losses = train_fused(
@@ -71,6 +72,7 @@ def test_each_member_matches_train_fused(data, initial, batched_128, batch_size)
             batch_size=batch_size,
             class_weight=CLASS_WEIGHTS[k],
             seed=SEED,
+            programs=programs,
         )
         assert max_abs_diff(result.weights[k], model.get_weights()) < 1e-5, k
         np.testing.assert_allclose(result.losses[k], losses, rtol=1e-5)
@@ -114,7 +116,7 @@ def test_wide_layers_go_through_einsum_and_still_match_train_fused(data):
     # Hidden 40: the first layer (2 x 40 kernel entries) and the second (40 x 40) are
     # einsums past SMALL_LAYER, the shared rows' and the members' own; the last (40 x 1)
     # stays elementwise. Batch 128 leaves a short last batch.
-    x, y = data
+    x, y = data[0][:1000], data[1][:1000]
     hidden, seeds = 40, [3, 4]
     assert 2 * hidden > SMALL_LAYER >= hidden
     weights = [None, {0: 1.0, 1: 50.0}]
@@ -128,10 +130,18 @@ def test_wide_layers_go_through_einsum_and_still_match_train_fused(data):
         learning_rate=LEARNING_RATE,
         seed=SEED,
     )
+    programs = Programs()  # one compile for both
     for k, s in enumerate(seeds):
         model = build_model(hidden, LEARNING_RATE, seed=s)
         losses = train_fused(
-            model, x, y, epochs=2, batch_size=128, class_weight=weights[k], seed=SEED
+            model,
+            x,
+            y,
+            epochs=2,
+            batch_size=128,
+            class_weight=weights[k],
+            seed=SEED,
+            programs=programs,
         )
         assert max_abs_diff(result.weights[k], model.get_weights()) < 1e-5, k
         np.testing.assert_allclose(result.losses[k], losses, rtol=1e-5)

@@ -16,6 +16,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -146,6 +147,33 @@ def run_logs(api: httpx.Client, flow_run_id: str, lines: int = 40) -> str:
         json={"logs": {"flow_run_id": {"any_": [flow_run_id]}}, "sort": "TIMESTAMP_ASC"},
     ).json()
     return "\n".join(f"{log['level']} {log['message']}" for log in found[-lines:])
+
+
+def start_run(
+    api: httpx.Client,
+    stack: Stack,
+    worker: subprocess.Popen,
+    deployment_id: str,
+    cfg: dict,
+    started: Callable[[str], bool],
+) -> str:
+    """Create a run of the deployment as the Run button does; return its id once it is
+    RUNNING and `started(its id)` holds. Fails on a run that ends, a worker that exits, or
+    RUN_SECONDS without either."""
+    created = api.post(
+        f"/deployments/{deployment_id}/create_flow_run", json={"parameters": {"cfg": cfg}}
+    )
+    assert created.status_code == 201, created.text
+    flow_run_id = created.json()["id"]
+    deadline = time.monotonic() + RUN_SECONDS
+    while True:
+        flow_run = api.get(f"/flow_runs/{flow_run_id}").json()
+        if flow_run["state_type"] == "RUNNING" and started(flow_run_id):
+            return flow_run_id
+        assert flow_run["state_type"] not in TERMINAL, run_logs(api, flow_run_id)
+        assert worker.poll() is None, "worker exited:\n" + tail(stack.logs / "worker.log")
+        assert time.monotonic() < deadline, f"run still {flow_run['state_type']}"
+        time.sleep(0.2)
 
 
 def wait_for_end(

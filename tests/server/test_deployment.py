@@ -15,7 +15,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from stack import RUN_SECONDS, TERMINAL, children, gone, run_logs, tail, wait_for_end
+from stack import children, gone, run_logs, start_run, tail, wait_for_end
 
 from imbalance.store import RunPaths
 from tasks.publish import (
@@ -118,20 +118,10 @@ def test_a_run_outlives_its_killed_worker(stack, worker, tmp_path):
     flow_processes: list[int] = []
     try:
         with stack.client() as api:
-            created = api.post(
-                f"/deployments/{deployment_id}/create_flow_run", json={"parameters": {"cfg": cfg}}
+            # The run has started its work: its staging folder exists.
+            flow_run_id = start_run(
+                api, stack, worker, deployment_id, cfg, lambda _: (artifacts / ".staging").exists()
             )
-            assert created.status_code == 201, created.text
-            flow_run_id = created.json()["id"]
-            deadline = time.monotonic() + RUN_SECONDS
-            while True:  # the run has started its work: its staging folder exists
-                flow_run = api.get(f"/flow_runs/{flow_run_id}").json()
-                if flow_run["state_type"] == "RUNNING" and (artifacts / ".staging").exists():
-                    break
-                assert flow_run["state_type"] not in TERMINAL, run_logs(api, flow_run_id)
-                assert worker.poll() is None, "worker exited:\n" + tail(stack.logs / "worker.log")
-                assert time.monotonic() < deadline, f"run still {flow_run['state_type']}"
-                time.sleep(0.2)
             flow_processes = children(worker.pid)
             assert flow_processes, "the worker runs no flow process"
             worker.kill()  # SIGKILL: no clean-up of any kind by the worker
@@ -168,7 +158,6 @@ def test_a_run_outlives_its_killed_worker(stack, worker, tmp_path):
                     os.kill(pid, signal.SIGKILL)
 
 
-START_SECONDS = 120
 # The server's triggers service evaluates proactive triggers every few seconds: a margin.
 CRASH_SECONDS = SILENCE_SECONDS + 45
 
@@ -207,23 +196,16 @@ def test_a_run_that_dies_with_its_worker_is_set_crashed_and_nothing_is_promoted(
     flow_processes: list[int] = []
     try:
         with stack.client() as api:
-            created = api.post(
-                f"/deployments/{deployment_id}/create_flow_run", json={"parameters": {"cfg": cfg}}
+            # Running, and its first heartbeat has reached the server.
+            flow_run_id = start_run(
+                api, stack, worker, deployment_id, cfg, lambda run_id: _heartbeats(api, run_id) > 0
             )
-            assert created.status_code == 201, created.text
-            flow_run_id = created.json()["id"]
-            deadline = time.monotonic() + START_SECONDS
-            while True:  # running, and its first heartbeat has reached the server
-                flow_run = api.get(f"/flow_runs/{flow_run_id}").json()
-                if flow_run["state_type"] == "RUNNING" and _heartbeats(api, flow_run_id):
-                    break
-                assert flow_run["state_type"] not in TERMINAL, run_logs(api, flow_run_id)
-                assert worker.poll() is None, "worker exited:\n" + tail(stack.logs / "worker.log")
-                assert time.monotonic() < deadline, f"run still {flow_run['state_type']}"
-                time.sleep(0.5)
 
             limit = api.get(f"/deployments/{deployment_id}").json()["global_concurrency_limit"]
             assert limit["active_slots"] == 1  # the run holds the deployment's one slot
+            # ... and the work pool's one slot: while it shows Running, no run of the pool
+            # (no night) can start.
+            assert api.get("/work_pools/local-process").json()["active_slots"] == 1
             # The machine "dies": the worker first (so nobody reports the flow process's
             # exit), then the flow process.
             flow_processes = children(worker.pid)
@@ -249,15 +231,15 @@ def test_a_run_that_dies_with_its_worker_is_set_crashed_and_nothing_is_promoted(
                 time.sleep(1)
             assert flow_run["state_type"] == "CRASHED", flow_run["state"]
             assert f"No heartbeat for {SILENCE_SECONDS} s" in flow_run["state"]["message"]
-            # Crashed is final: the server does not run it again.
-            time.sleep(3)
-            again = api.get(f"/flow_runs/{flow_run_id}").json()
-            assert again["state_type"] == "CRASHED"
-            assert again["run_count"] == 1
-            # ... and frees the deployment's one slot for the next run.
+            # Crashed frees the deployment's and the work pool's one slot for the next run ...
             limit = api.get(f"/deployments/{deployment_id}").json()["global_concurrency_limit"]
             assert limit["limit"] == 1
             assert limit["active_slots"] == 0
+            assert api.get("/work_pools/local-process").json()["active_slots"] == 0
+            # ... and is final: the server does not run it again (its retries are for Failed).
+            again = api.get(f"/flow_runs/{flow_run_id}").json()
+            assert again["state_type"] == "CRASHED"
+            assert again["run_count"] == 1
         # Fail closed: nothing promoted, no run filed; what it left is a staging folder.
         assert not (artifacts / "champion.json").exists()
         assert not (artifacts / "runs").exists() or not any((artifacts / "runs").iterdir())
