@@ -5,6 +5,7 @@ Same config, same models: threads, 2 workers, a worker killed mid-training, 1 wo
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import threading
@@ -30,17 +31,24 @@ VARIANTS = ["baseline", "balanced", "manual"]
 def cluster():
     from distributed import Client, LocalCluster
 
-    with (
-        LocalCluster(
-            n_workers=2,
-            processes=True,
-            threads_per_worker=1,
-            host="127.0.0.1",
-            dashboard_address=None,
-        ) as cluster,
-        Client(cluster) as client,
-    ):
-        yield cluster, client
+    cluster = LocalCluster(
+        n_workers=2,
+        processes=True,
+        threads_per_worker=1,
+        host="127.0.0.1",
+        dashboard_address=None,
+    )
+    try:
+        with Client(cluster) as client:
+            yield cluster, client
+    finally:
+        # After a worker was killed and restarted (a test below), closing can end in
+        # distributed's own KeyError in SpecCluster._update_worker_status (a "remove"
+        # for an address its scheduler_info no longer holds: dask/distributed#5407),
+        # raised after the workers and the scheduler were closed; seen once in a suite
+        # run. Not this project's failure, and nothing is left running.
+        with contextlib.suppress(KeyError):
+            cluster.close()
 
 
 @pytest.fixture(scope="module")
