@@ -340,9 +340,10 @@ def _compile(
     transposed), a kernel is (in, out, K), a layer's values (units, batch, K). XLA
     emits a loop per fusion over its minor axis, so a step's ~40 fusions each run K
     lanes wide instead of 1-2 (the units) wide; and Adam updates all parameters in
-    three fusions (m, v, the weights) instead of three per weight. Measured on the default job, K = 100:
-    ~135 µs a step against ~360 µs with members first and a list of weights, the
-    weights bit for bit the same (a member's arithmetic and its order are unchanged).
+    three fusions (m, v, the weights) instead of three per weight. Measured on the
+    default job, K = 100: ~135 µs a step against ~360 µs with members first and a list
+    of weights, the weights bit for bit the same (a member's arithmetic and its order
+    are unchanged).
     """
     import tensorflow as tf
 
