@@ -77,7 +77,7 @@ def data_text(data: dict | None) -> str:
 
 def drift_text(drift: dict) -> list[str]:
     """Return the drift section: this run's training data against the champion's."""
-    from imbalance.drift import ROW_HEADER, DriftReport
+    from imbalance.monitoring.drift import ROW_HEADER, DriftReport
 
     lines = ["## Drift against the champion's data", ""]
     if drift.get("status") != "compared":

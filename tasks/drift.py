@@ -1,4 +1,4 @@
-"""Task: how this run's training data differs from the champion's (imbalance/drift.py)."""
+"""Task: how this run's training data differs from the champion's (imbalance/monitoring/)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from imbalance import store
 from imbalance.config import RetrainConfig
 from imbalance.data import DataError, DataSpec
 from imbalance.data.spec import recorded_spec
-from imbalance.drift import compare
+from imbalance.monitoring.drift import compare
 from imbalance.store import ArtifactStore, RunPaths, StateFileError
 from tasks._prefect import run_logger
 

@@ -56,7 +56,7 @@ def drift_rows(drift: dict) -> list[dict[str, str]]:
 
     Not compared (no champion yet, its data unreadable): one row that says why.
     """
-    from imbalance.drift import ROW_HEADER, DriftReport
+    from imbalance.monitoring.drift import ROW_HEADER, DriftReport
 
     if drift.get("status") != "compared":
         return [

@@ -1,4 +1,4 @@
-"""Drift between two training sets: PSI, KS, the positive rate, the report (imbalance/drift.py)."""
+"""Drift between two training sets: PSI, KS, the positive rate, the report (monitoring/)."""
 
 from __future__ import annotations
 
@@ -10,13 +10,12 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from imbalance import drift
-from imbalance.drift import (
+from imbalance.monitoring import drift
+from imbalance.monitoring.drift import DriftReport, compare
+from imbalance.monitoring.statistics import (
     EPSILON,
     PSI_FLAG,
-    DriftReport,
     categorical_psi,
-    compare,
     level,
     population_stability_index,
     positive_rate_changed,

@@ -1,0 +1,1 @@
+"""Monitoring a run's data against the champion's: drift of the features and the positive rate."""
