@@ -251,7 +251,10 @@ def test_a_window_of_empty_partitions_says_so(tmp_path):
     three_days(root, ".parquet")
     empty = pa.table({"x": pa.array([], pa.int64()), "day": pa.array([], pa.int64())})
     write(empty, root / "date=2026-03-02/part-0.parquet")
-    cfg = RetrainConfig(data=str(root), label="day", window_days=1, as_of="2026-03-02")
+    cfg = RetrainConfig(
+        data={"source": str(root), "label": "day", "window_days": 1},
+        nightly={"as_of": "2026-03-02"},
+    )
     with pytest.raises(DataError) as exc:
         from_source(cfg, cfg.as_of_time())
     one_line(exc, "the window (2026-03-01, 2026-03-02] of", "holds no rows", "2026-03-02")

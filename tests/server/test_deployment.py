@@ -85,8 +85,8 @@ def test_the_nightly_deployment_has_its_schedule_pool_limit_and_form(stack):
 @pytest.mark.parametrize(
     ("cfg", "extra", "field"),
     [
-        ({"epochs": 0}, {}, "cfg.epochs"),
-        ({"minority_fraction": 2}, {}, "cfg.minority_fraction"),
+        ({"epochs": 0}, {}, "cfg.training.epochs"),
+        ({"minority_fraction": 2}, {}, "cfg.generator.minority_fraction"),
         # A name the flow does not take: refused here, not a SignatureMismatchError on the
         # worker (the top level is closed by scripts/close_parameter_schema.py).
         ({}, {"foo": 1}, "'foo'"),

@@ -1,0 +1,63 @@
+"""The flow's one parameter set, in sections; defaults are the tutorial's, bounds refuse bad
+input early.
+
+    data        your own rows and their columns          (data.py)
+    generator   the tutorial's generated rows            (data.py)
+    split       training, validation, gate and test parts (data.py)
+    network     the network's size and learning rate     (model.py)
+    training    epochs, batches, seed, trainer, Dask      (model.py)
+    selection   variants, class weights, thresholds, metric (model.py)
+    gate        when a candidate replaces the champion   (model.py)
+    nightly     the as-of time, skipping unchanged nights (runs.py)
+    storage     the artifacts folder and retention       (runs.py)
+
+`RetrainConfig` (retrain.py) holds one of each; the flat form of earlier versions is
+mapped into the sections (flat.py).
+"""
+
+from imbalance.config.data import DataSection, GeneratorSection, SplitKind, SplitSection
+from imbalance.config.flat import Flat, flat_places
+from imbalance.config.model import (
+    GateSection,
+    NetworkSection,
+    SelectionMetric,
+    SelectionSection,
+    ThresholdPolicy,
+    Trainer,
+    TrainingSection,
+    VariantName,
+)
+from imbalance.config.retrain import (
+    NOT_LEARNED_FROM,
+    RetrainConfig,
+    describe_error,
+    learned_part,
+    recorded_fields,
+)
+from imbalance.config.runs import AS_OF_YEARS, NightlySection, StorageSection, parse_as_of
+
+__all__ = [
+    "AS_OF_YEARS",
+    "NOT_LEARNED_FROM",
+    "DataSection",
+    "Flat",
+    "GateSection",
+    "GeneratorSection",
+    "NetworkSection",
+    "NightlySection",
+    "RetrainConfig",
+    "SelectionMetric",
+    "SelectionSection",
+    "SplitKind",
+    "SplitSection",
+    "StorageSection",
+    "ThresholdPolicy",
+    "Trainer",
+    "TrainingSection",
+    "VariantName",
+    "describe_error",
+    "flat_places",
+    "learned_part",
+    "parse_as_of",
+    "recorded_fields",
+]
