@@ -171,7 +171,7 @@ def decide_champion(
                 metric,
                 thresholds=(selection["candidate_threshold"], own),
                 resamples=BOOTSTRAP_RESAMPLES,
-                seed=cfg.split.seed,
+                seed=cfg.holdout.seed,
             )
             incumbent["comparison"] = asdict(comparison)
     decision = decide(

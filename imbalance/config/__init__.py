@@ -15,7 +15,7 @@ input early.
 mapped into the sections (flat.py).
 """
 
-from imbalance.config.data import DataSection, GeneratorSection, SplitKind, SplitSection
+from imbalance.config.data import GeneratorSection, HoldoutSection, SourceSection, SplitKind
 from imbalance.config.flat import Flat, flat_places
 from imbalance.config.model import (
     GateSection,
@@ -39,7 +39,7 @@ from imbalance.config.runs import AS_OF_YEARS, NightlySection, StorageSection, p
 __all__ = [
     "AS_OF_YEARS",
     "NOT_LEARNED_FROM",
-    "DataSection",
+    "SourceSection",
     "Flat",
     "GateSection",
     "GeneratorSection",
@@ -49,7 +49,7 @@ __all__ = [
     "SelectionMetric",
     "SelectionSection",
     "SplitKind",
-    "SplitSection",
+    "HoldoutSection",
     "StorageSection",
     "ThresholdPolicy",
     "Trainer",

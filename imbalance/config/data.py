@@ -1,4 +1,5 @@
-"""The config's sections about rows: the user's data, the tutorial's generator, the split."""
+"""The config's sections about rows: the user's own (source), the tutorial's generator, and
+what is held out of training (holdout)."""
 
 from __future__ import annotations
 
@@ -12,12 +13,13 @@ from imbalance.config.flat import Flat
 SplitKind = Literal["random", "time"]
 
 
-class DataSection(BaseModel):
-    """The user's own rows: where they are and what their columns mean."""
+class SourceSection(BaseModel):
+    """The config's `source` section (what it holds: `RetrainConfig.source`)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, title="Your data")
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Its fields other than the path keep their defaults with generated data (a check below).
 
-    source: Annotated[str, Flat("data")] = Field(
+    path: Annotated[str, Flat("data")] = Field(
         "",
         title="Data",
         description="Where the rows are: a Parquet or CSV file, a folder of them, a glob "
@@ -71,9 +73,9 @@ class DataSection(BaseModel):
             return str(value).lower()
         return str(value) if isinstance(value, int | float) else value
 
-    @field_validator("source")
+    @field_validator("path")
     @classmethod
-    def _no_secret_in_source(cls, value: str) -> str:
+    def _no_secret_in_path(cls, value: str) -> str:
         # The config is stored in every run's manifest and shown in the UI.
         if re.match(r"^[a-zA-Z][\w+.-]*://[^/@]*:[^/@]*@", value.strip()):
             raise ValueError(
@@ -93,14 +95,14 @@ class DataSection(BaseModel):
         return value
 
     @model_validator(mode="after")
-    def _columns_only_with_source(self) -> DataSection:
+    def _columns_only_with_a_path(self) -> SourceSection:
         if self.time_column and (
             self.time_column == self.label or self.time_column in self.features
         ):
             raise ValueError(
                 f"the time column {self.time_column!r} cannot be the label or a feature"
             )
-        if self.source:
+        if self.path:
             unknown = sorted(set(self.categorical) - set(self.features)) if self.features else []
             if unknown:
                 raise ValueError(f"categorical column(s) not among the features: {unknown}")
@@ -109,21 +111,23 @@ class DataSection(BaseModel):
             return self
         # Each field's own default: what a run on generated data must leave alone.
         given = [
-            f"data.{name}"
+            f"source.{name}"
             for name, field in type(self).model_fields.items()
-            if name != "source"
+            if name != "path"
             and getattr(self, name) != field.get_default(call_default_factory=True)
         ]
         if given:
             verb = "apply" if len(given) > 1 else "applies"
-            raise ValueError(f"{', '.join(given)} {verb} to data only; set data.source too")
+            raise ValueError(
+                f"{', '.join(given)} {verb} to your own data only; set source.path too"
+            )
         return self
 
 
 class GeneratorSection(BaseModel):
-    """The tutorial's generated rows (when no data.source is given)."""
+    """The config's `generator` section (what it holds: `RetrainConfig.generator`)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, title="Generated data")
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
     n_samples: int = Field(
         100_000, ge=100, le=50_000_000, title="Rows", description="Rows to generate."
@@ -149,10 +153,10 @@ class GeneratorSection(BaseModel):
     )
 
 
-class SplitSection(BaseModel):
-    """How the rows are cut into training, validation, gate and test parts."""
+class HoldoutSection(BaseModel):
+    """The config's `holdout` section (what it holds: `RetrainConfig.holdout`)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, title="Split")
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
     kind: Annotated[SplitKind, Flat("split")] = Field(
         "random",

@@ -3,7 +3,7 @@
 Until issue 21 the config was one flat object (`{"epochs": 2, "data": "x.csv"}`); runs
 recorded it so in their manifests, deployments and scripts were written so. A field's
 flat name is its name in its section, unless the field says otherwise with `Flat`
-(`split.seed` was `split_seed`): the one place a flat name is written, beside the field.
+(`holdout.seed` was `split_seed`): the one place a flat name is written, beside the field.
 The same names are `imbalance run`'s options (`--split-seed`).
 """
 
@@ -52,8 +52,6 @@ def sectioned(model: type[BaseModel], values: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     moved: dict[str, dict[str, tuple[str, Any]]] = {}
     for key, value in values.items():
-        # `data` and `split` are both a section and a flat field (data.source, split.kind):
-        # an object is the section, anything else the field.
         if key in model.model_fields and isinstance(value, dict | BaseModel):
             out[key] = value
         elif key in places:

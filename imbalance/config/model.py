@@ -17,9 +17,9 @@ ThresholdPolicy = Literal["fixed", "max_f1", "target_recall", "target_precision"
 
 
 class NetworkSection(BaseModel):
-    """The network every variant trains: its size and its optimizer's step."""
+    """The config's `network` section (what it holds: `RetrainConfig.network`)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, title="Network")
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
     hidden_units: int = Field(
         2, ge=1, le=256, title="Hidden units", description="Units in each of the two hidden layers."
@@ -30,9 +30,9 @@ class NetworkSection(BaseModel):
 
 
 class TrainingSection(BaseModel):
-    """How the models train, and where."""
+    """The config's `training` section (what it holds: `RetrainConfig.training`)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, title="Training")
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
     epochs: int = Field(
         50, ge=1, le=1000, title="Epochs", description="Passes over the training split."
@@ -76,19 +76,20 @@ class TrainingSection(BaseModel):
 
 
 class SelectionSection(BaseModel):
-    """What is tried on validation (variants, class weights, seeds, thresholds) and how the
-    best is picked."""
+    """The config's `selection` section (what it holds: `RetrainConfig.selection`)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, title="Selection")
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
+    # Plain defaults (pydantic copies them for each config), not factories: the JSON schema
+    # then carries them, and the UI's form shows them filled in.
     variants: list[VariantName] = Field(
-        default_factory=lambda: list(VARIANTS),
+        list(VARIANTS),
         min_length=1,
         title="Variants",
         description="Which variants to train: " + ", ".join(VARIANTS) + ".",
     )
     manual_class_weight: dict[int, float] = Field(
-        default_factory=lambda: {0: 1.0, 1: 200.0},
+        {0: 1.0, 1: 200.0},
         title="Manual class weight",
         description="Weight of class 0 and class 1 for the `manual` variant; each > 0.",
         # The same rule for the server: it checks the UI's form against this schema
@@ -164,9 +165,9 @@ class SelectionSection(BaseModel):
 
 
 class GateSection(BaseModel):
-    """When the chosen candidate replaces the champion."""
+    """The config's `gate` section (what it holds: `RetrainConfig.gate`)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, title="Champion gate")
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
     min_improvement: float = Field(
         0.0,
@@ -180,7 +181,7 @@ class GateSection(BaseModel):
         30,
         ge=1,
         title="Minimum positives",
-        description="Positive gate rows (see split.gate_share) below which the champion gate "
+        description="Positive gate rows (see holdout.gate_share) below which the champion gate "
         "refuses to compare (a difference on a handful of positives is noise).",
     )
     promote: bool = Field(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -15,8 +16,8 @@ from pydantic import (
     model_validator,
 )
 
-from imbalance.config.data import DataSection, GeneratorSection, SplitSection
-from imbalance.config.flat import dotted, flat_places, sectioned
+from imbalance.config.data import GeneratorSection, HoldoutSection, SourceSection
+from imbalance.config.flat import dotted, flat_places, section_model, sectioned
 from imbalance.config.model import GateSection, NetworkSection, SelectionSection, TrainingSection
 from imbalance.config.runs import NightlySection, StorageSection, parse_as_of
 
@@ -27,29 +28,49 @@ NOT_LEARNED_FROM = frozenset(
 )
 
 
-class RetrainConfig(BaseModel):
-    """Everything one run of `retrain` depends on; the same values give the same run.
+def _flat_names_too(schema: dict[str, Any], model: type[BaseModel]) -> None:
+    """Let the JSON schema accept the flat form as well: each flat name, by its field's schema.
 
-    The flat form of earlier versions (`{"epochs": 2}`, as old runs' manifests and
-    deployments have it) is accepted and put into its sections (`training.epochs`).
+    The server checks a run's and a deployment's parameters against this schema before the
+    flow sees them, so without this a flat `cfg` (a prefect.yaml or a script of an earlier
+    version) would be refused there. `patternProperties` is what the UI's form leaves out:
+    it shows the sections only. Built from the fields, so it is no second list of them.
     """
+    patterns = {}
+    for flat, (section, name) in flat_places(model).items():
+        field_schema = section_model(model, section).model_json_schema()["properties"][name]
+        patterns[f"^{re.escape(flat)}$"] = field_schema
+    schema["patternProperties"] = patterns
 
-    model_config = ConfigDict(extra="forbid", frozen=True, title="Retrain parameters")
 
-    data: DataSection = Field(
-        default_factory=DataSection,
+class RetrainConfig(BaseModel):
+    """Everything one run of `retrain` depends on; the same values give the same run."""
+
+    # The flat form of earlier versions (`{"epochs": 2}`, as old runs' manifests and
+    # deployments have it) is accepted and put into its sections (`training.epochs`).
+    # A section's title and description are its field's here (the UI's form shows these).
+
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        title="Retrain parameters",
+        json_schema_extra=_flat_names_too,
+    )
+
+    source: SourceSection = Field(
+        default_factory=SourceSection,
         title="Your data",
-        description="Your own rows and their columns; empty source: the tutorial's generated data.",
+        description="Your own rows and their columns; no path: the tutorial's generated data.",
     )
     generator: GeneratorSection = Field(
         default_factory=GeneratorSection,
         title="Generated data",
-        description="The tutorial's generated rows (used when data has no source).",
+        description="The tutorial's generated rows (used when source has no path).",
     )
-    split: SplitSection = Field(
-        default_factory=SplitSection,
-        title="Split",
-        description="How the rows are cut into training, validation, gate and test parts.",
+    holdout: HoldoutSection = Field(
+        default_factory=HoldoutSection,
+        title="Held-out rows",
+        description="What is held out of training: the test part, and validation and gate rows.",
     )
     network: NetworkSection = Field(
         default_factory=NetworkSection,
@@ -90,12 +111,12 @@ class RetrainConfig(BaseModel):
 
     @model_validator(mode="after")
     def _sections_agree(self) -> RetrainConfig:
-        if self.generator.nightly_data and self.data.source:
+        if self.generator.nightly_data and self.source.path:
             raise ValueError(
-                "generator.nightly_data seeds the generator; it does not apply with data.source"
+                "generator.nightly_data seeds the generator; it does not apply with source.path"
             )
-        if self.split.kind == "time" and not self.data.time_column:
-            raise ValueError("split.kind `time` needs a data.time_column")
+        if self.holdout.kind == "time" and not self.source.time_column:
+            raise ValueError("holdout.kind `time` needs a source.time_column")
         return self
 
     def as_of_time(self, scheduled: datetime | None = None) -> datetime:
@@ -122,8 +143,8 @@ class RetrainConfig(BaseModel):
 
     @property
     def generated(self) -> bool:
-        """Whether the run trains on the tutorial's generated data (no `data.source` given)."""
-        return not self.data.source
+        """Whether the run trains on the tutorial's generated data (no `source.path` given)."""
+        return not self.source.path
 
     @property
     def artifacts_path(self) -> Path:

@@ -10,9 +10,9 @@ AS_OF_YEARS = (1970, 9000)  # far from datetime's limits, whatever window is sub
 
 
 class NightlySection(BaseModel):
-    """Which night a run is, and whether a night with nothing new runs at all."""
+    """The config's `nightly` section (what it holds: `RetrainConfig.nightly`)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, title="Nightly runs")
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
     as_of: str = Field(
         "",
@@ -38,9 +38,9 @@ class NightlySection(BaseModel):
 
 
 class StorageSection(BaseModel):
-    """Where runs are kept, and for how long."""
+    """The config's `storage` section (what it holds: `RetrainConfig.storage`)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, title="Storage")
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
     artifacts_dir: str = Field(
         "artifacts", min_length=1, title="Artifacts folder", description="Where runs are kept."

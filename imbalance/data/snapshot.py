@@ -66,8 +66,8 @@ def from_source(cfg: RetrainConfig, as_of: datetime) -> Dataset:
     from imbalance.data.partitions import Window
     from imbalance.data.sources import read_source
 
-    window = Window(as_of.date(), cfg.data.window_days) if cfg.data.window_days else None
-    source = read_source(cfg.data.source, window=window)
+    window = Window(as_of.date(), cfg.source.window_days) if cfg.source.window_days else None
+    source = read_source(cfg.source.path, window=window)
     if window is not None and source.table.num_rows == 0:
         raise DataError(
             f"the window {window} of {source.uri} holds no rows: its partition(s) "
@@ -82,7 +82,7 @@ def from_source(cfg: RetrainConfig, as_of: datetime) -> Dataset:
         "label": {"column": spec.label, "positive": spec.positive, "negative": spec.negative},
     }
     if window is not None:
-        provenance["window"] = {"days": cfg.data.window_days, "range": str(window)}
+        provenance["window"] = {"days": cfg.source.window_days, "range": str(window)}
         provenance["partitions"] = list(source.partitions)
     return Dataset(source.table, spec, provenance, provenance | {"spec": spec.to_json()})
 

@@ -42,8 +42,8 @@ def test_the_help_lists_the_options_by_section_with_their_field():
     groups = {group.title: [a.option_strings[0] for a in group._group_actions] for group in
               run._action_groups}  # fmt: skip
     assert "--epochs" in groups["Training (training)"]
-    assert "--split-seed" in groups["Split (split)"]
-    assert "--data" in groups["Your data (data)"]
+    assert "--split-seed" in groups["Held-out rows (holdout)"]
+    assert "--data" in groups["Your data (source)"]
     assert "--force" in groups["Nightly runs (nightly)"]
     help_text = run.format_help()
     assert "training.epochs: Passes over the training split." in help_text
@@ -57,7 +57,7 @@ def test_the_options_of_the_flat_config_set_their_fields_in_sections():
              "--manual-class-weight", "0:1,1:50", "--no-promote", "--keep-runs", "2"]
         )
     )  # fmt: skip
-    assert (cfg.training.epochs, cfg.split.seed, cfg.training.seed) == (3, 7, 5)
+    assert (cfg.training.epochs, cfg.holdout.seed, cfg.training.seed) == (3, 7, 5)
     assert cfg.selection.metric == "f1"
     assert cfg.selection.variants == ["baseline", "manual"]
     assert cfg.selection.manual_class_weight == {0: 1.0, 1: 50.0}
@@ -69,5 +69,5 @@ def test_a_bad_option_is_one_line_naming_the_field_with_its_section():
         config_from_args(_parser().parse_args(["run", "--epochs", "0", "--split-seed", "-1"]))
     message = str(info.value)
     assert "training.epochs: Input should be greater than or equal to 1" in message
-    assert "split.seed: Input should be greater than or equal to 0" in message
+    assert "holdout.seed: Input should be greater than or equal to 0" in message
     assert "\n" not in message

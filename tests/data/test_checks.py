@@ -21,7 +21,7 @@ from imbalance.data.spec import DataError, Feature
 def cfg(**fields) -> RetrainConfig:
     """Return a config of customers.csv with these fields of its data section."""
     return RetrainConfig(
-        data={"source": "customers.csv", "label": "churned", "positive": "Yes", **fields}
+        source={"path": "customers.csv", "label": "churned", "positive": "Yes", **fields}
     )
 
 

@@ -252,7 +252,7 @@ def test_a_window_of_empty_partitions_says_so(tmp_path):
     empty = pa.table({"x": pa.array([], pa.int64()), "day": pa.array([], pa.int64())})
     write(empty, root / "date=2026-03-02/part-0.parquet")
     cfg = RetrainConfig(
-        data={"source": str(root), "label": "day", "window_days": 1},
+        source={"path": str(root), "label": "day", "window_days": 1},
         nightly={"as_of": "2026-03-02"},
     )
     with pytest.raises(DataError) as exc:

@@ -25,7 +25,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.dask]
 # No sweep, one seed: the three variants and their blind twins, six models.
 SMALL = {
     "generator": {"n_samples": 3_000},
-    "split": {"stratify": True},
+    "holdout": {"stratify": True},
     "training": {"epochs": 2},
     "selection": {"sweep_points": 0, "n_seeds": 1},
 }

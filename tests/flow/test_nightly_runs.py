@@ -27,14 +27,14 @@ def nights(tmp_path_factory, write_day) -> dict:
     for day, shift in zip(DAYS, [0, 0, 2], strict=True):
         write_day(events, day, shift, 2000)
     base = RetrainConfig(
-        data={
-            "source": str(events),
+        source={
+            "path": str(events),
             "label": "churned",
             "positive": "yes",
             "time_column": "ts",
             "window_days": 2,
         },
-        split={"kind": "time"},
+        holdout={"kind": "time"},
         training={"epochs": 1},
         selection={"sweep_points": 0, "n_seeds": 1},
         gate={"min_positives": 100_000},  # the first night becomes champion; later ones cannot

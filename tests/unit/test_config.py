@@ -33,7 +33,7 @@ def test_defaults_are_the_tutorials():
         0.5,
     )
     assert generator.seed == 0
-    assert (cfg.split.test_size, cfg.split.seed, cfg.split.stratify) == (0.2, 42, False)
+    assert (cfg.holdout.test_size, cfg.holdout.seed, cfg.holdout.stratify) == (0.2, 42, False)
     assert (cfg.network.hidden_units, cfg.network.learning_rate) == (2, 0.001)
     assert (cfg.training.epochs, cfg.training.batch_size) == (50, 100)
     assert cfg.selection.manual_class_weight == {0: 1.0, 1: 200.0}
@@ -48,8 +48,8 @@ def test_defaults_are_the_tutorials():
         ("generator", "minority_fraction", 0),
         ("generator", "minority_fraction", 0.6),
         ("generator", "minority_fraction", 2),
-        ("split", "test_size", 0),
-        ("split", "test_size", 1),
+        ("holdout", "test_size", 0),
+        ("holdout", "test_size", 1),
         ("training", "epochs", 0),
         ("training", "batch_size", 0),
         ("network", "learning_rate", 0),
@@ -124,10 +124,10 @@ def test_every_field_has_one_flat_name_and_the_renamed_ones_keep_theirs():
         (s, n) for s, i in RetrainConfig.model_fields.items() for n in i.annotation.model_fields
     ]
     assert sorted(places.values()) == sorted(fields)  # each field once
-    assert places["data"] == ("data", "source")
-    assert places["split"] == ("split", "kind")
+    assert places["data"] == ("source", "path")
+    assert places["split"] == ("holdout", "kind")
     assert places["data_seed"] == ("generator", "seed")
-    assert places["split_seed"] == ("split", "seed")
+    assert places["split_seed"] == ("holdout", "seed")
     assert places["train_seed"] == ("training", "seed")
     assert places["selection_metric"] == ("selection", "metric")
     assert places["epochs"] == ("training", "epochs")
@@ -176,8 +176,8 @@ def test_todays_flat_json_is_read_into_its_sections():
         }
     )
     cfg = RetrainConfig.model_validate_json(flat)
-    assert cfg.data.source == "events/" and cfg.data.label == "churned"
-    assert (cfg.split.kind, cfg.split.seed) == ("time", 7)
+    assert cfg.source.path == "events/" and cfg.source.label == "churned"
+    assert (cfg.holdout.kind, cfg.holdout.seed) == ("time", 7)
     assert (cfg.training.epochs, cfg.training.seed) == (2, 3)
     assert cfg.selection.metric == "roc_auc"
     assert cfg.selection.manual_class_weight == {0: 1.0, 1: 50.0}
@@ -203,15 +203,15 @@ def test_flat_and_sectioned_keys_mix_but_one_field_is_given_once():
 def test_a_bad_flat_value_is_named_by_its_section():
     with pytest.raises(ValidationError) as info:
         RetrainConfig(split_seed=-1)
-    assert "split.seed: Input should be greater than or equal to 0" in describe_error(info.value)
+    assert "holdout.seed: Input should be greater than or equal to 0" in describe_error(info.value)
 
 
 def test_sectioned_leaves_sections_and_unknown_keys_alone():
-    assert sectioned(RetrainConfig, {"data": {"label": "y"}, "foo": 1}) == {
-        "data": {"label": "y"},
+    assert sectioned(RetrainConfig, {"source": {"label": "y"}, "foo": 1}) == {
+        "source": {"label": "y"},
         "foo": 1,
     }
-    assert sectioned(RetrainConfig, {"data": "x.csv"}) == {"data": {"source": "x.csv"}}
+    assert sectioned(RetrainConfig, {"data": "x.csv"}) == {"source": {"path": "x.csv"}}
 
 
 def test_an_old_runs_recorded_config_reads_and_compares_as_the_same_config():

@@ -28,7 +28,7 @@ def test_a_flat_cfg_of_an_earlier_prefect_yaml_is_put_into_its_sections():
         "cfg": {
             "generator": {"nightly_data": True},
             "training": {"epochs": 2},
-            "split": {"seed": 7},
+            "holdout": {"seed": 7},
         },
         "other": 1,
     }
@@ -57,3 +57,34 @@ def test_the_project_deployments_give_their_cfg_in_sections_and_it_validates():
         assert script.in_sections(spec["parameters"])["cfg"] == cfg, spec["name"]
         assert set(cfg) <= set(RetrainConfig.model_fields), spec["name"]
         RetrainConfig.model_validate(cfg)
+
+
+@pytest.mark.parametrize(
+    ("cfg", "refused"),
+    [
+        ({"training": {"epochs": 2}, "source": {"path": "x.csv"}}, None),
+        ({"epochs": 2, "data": "x.csv", "split": "time", "time_column": "t"}, None),  # flat
+        ({"training": {"epochs": 2}, "n_samples": 500}, None),  # both forms at once
+        ({"training": {"epochs": 0}}, "field 'cfg.training.epochs'"),
+        ({"epochs": 0}, "field 'cfg.epochs'"),
+        ({"holdout": {"kind": "later"}}, "field 'cfg.holdout.kind'"),
+        ({"training": {"epoch": 2}}, "'epoch' was unexpected"),
+        ({"epoch": 2}, "'epoch' does not match any of the regexes"),
+    ],
+)
+def test_the_servers_check_of_a_run_takes_either_form_and_names_a_bad_field(cfg, refused):
+    """The schema the server checks runs against (`enforce_parameter_schema`), as
+    `prefect deploy` builds it from the flow."""
+    from prefect.utilities.callables import parameter_schema
+    from prefect.utilities.schema_tools.validation import ValidationError, validate
+
+    from flows.retrain import retrain_with_retry
+
+    schema = parameter_schema(retrain_with_retry).model_dump()
+    if refused is None:
+        validate({"cfg": cfg}, schema, raise_on_error=True)
+        RetrainConfig.model_validate(cfg)  # and the flow takes it too
+        return
+    with pytest.raises(ValidationError) as info:
+        validate({"cfg": cfg}, schema, raise_on_error=True)
+    assert refused in str(info.value)

@@ -65,19 +65,19 @@ def test_a_bad_as_of_is_refused_with_an_example(text):
 @pytest.mark.parametrize(
     ("fields", "message"),
     [
-        ({"data": {"window_days": 3}}, "data.window_days applies to data only"),
-        ({"data": {"time_column": "day"}}, "data.time_column applies to data only"),
-        ({"split": {"kind": "time"}}, "split.kind `time` needs a data.time_column"),
+        ({"source": {"window_days": 3}}, "source.window_days applies to your own data only"),
+        ({"source": {"time_column": "day"}}, "source.time_column applies to your own data"),
+        ({"holdout": {"kind": "time"}}, "holdout.kind `time` needs a source.time_column"),
         (
-            {"data": {"source": "x.csv"}, "generator": {"nightly_data": True}},
+            {"source": {"path": "x.csv"}, "generator": {"nightly_data": True}},
             "generator.nightly_data seeds the generator",
         ),
-        ({"data": {"source": "x.csv", "time_column": "label"}}, "cannot be the label"),
+        ({"source": {"path": "x.csv", "time_column": "label"}}, "cannot be the label"),
         (
-            {"data": {"source": "x.csv", "features": ["a", "t"], "time_column": "t"}},
+            {"source": {"path": "x.csv", "features": ["a", "t"], "time_column": "t"}},
             "cannot be the label",
         ),
-        ({"data": {"window_days": -1}}, "greater than or equal to 0"),
+        ({"source": {"window_days": -1}}, "greater than or equal to 0"),
         ({"storage": {"keep_runs": -1}}, "greater than or equal to 0"),
     ],
 )
@@ -162,7 +162,7 @@ def test_a_damaged_or_older_manifest_never_makes_a_night_skip(tmp_path):
     _complete_run(artifacts, "20261128T020000Z-b", cfg, "abc")
     path = artifacts.runs_dir / "20261128T020000Z-b" / "manifest.json"
     manifest = json.loads(path.read_text())
-    del manifest["config"]["data"]["window_days"]  # written by a version without the field
+    del manifest["config"]["source"]["window_days"]  # written by a version without the field
     path.write_text(json.dumps(manifest))
     assert unchanged_since(artifacts, cfg, "abc") is None
     for damaged in ("{not json", "[]", '{"config": 3, "data": {"sha256": "abc"}}'):
@@ -191,7 +191,7 @@ def test_a_time_split_needs_more_than_one_time():
 
 def test_split_frame_by_time_refuses_a_part_without_positives():
     cfg = RetrainConfig(
-        data={"source": "x.csv", "time_column": "t"}, split={"kind": "time", "test_size": 0.25}
+        source={"path": "x.csv", "time_column": "t"}, holdout={"kind": "time", "test_size": 0.25}
     )
     frame = pd.DataFrame({"x1": np.arange(8.0), "x2": 0.0, "label": [1, 1, 0, 0, 0, 0, 0, 0]})
     times = pd.Series(pd.date_range("2026-11-01", periods=8, freq="D"))

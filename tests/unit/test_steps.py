@@ -33,7 +33,7 @@ def test_split_sizes_follow_test_size_and_rows_are_not_shared():
 
 
 def test_stratified_split_keeps_the_class_ratio():
-    cfg = SMALL.updated(split={"stratify": True})
+    cfg = SMALL.updated(holdout={"stratify": True})
     frame = make_dataset(cfg)
     train, test = split_frame(frame, cfg, GENERATOR_SPEC)
     assert abs(train["label"].mean() - test["label"].mean()) < 0.005
@@ -127,7 +127,7 @@ def test_the_gate_is_a_stratified_share_of_the_validation_rows():
     assert set(gate) <= set(held) and len(gate) == 200  # half of the 400
     assert train["label"].iloc[gate].sum() == 10  # half of the 20 positives
     assert list(gate) == sorted(gate)
-    again = gate_rows(train, held, RetrainConfig(split={"gate_share": 0.25}), GENERATOR_SPEC)
+    again = gate_rows(train, held, RetrainConfig(holdout={"gate_share": 0.25}), GENERATOR_SPEC)
     assert len(again) == 100
     # One positive validation row cannot be shared: no gate (the gate then refuses).
     one = train.iloc[np.r_[0, 100:1_100]].reset_index(drop=True)
@@ -142,5 +142,5 @@ def test_a_gate_that_would_take_every_positive_is_not_kept():
     held = np.arange(100)
     # 90% of 3 positives: the choosing rows would have none; choose on all instead.
     assert (
-        len(gate_rows(train, held, RetrainConfig(split={"gate_share": 0.9}), GENERATOR_SPEC)) == 0
+        len(gate_rows(train, held, RetrainConfig(holdout={"gate_share": 0.9}), GENERATOR_SPEC)) == 0
     )
