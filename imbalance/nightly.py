@@ -55,7 +55,7 @@ def _same_code(manifest: dict) -> bool:
 def skip_message(run_id: str, fingerprint: str) -> str:
     return (
         f"nothing new: the data (sha256 {fingerprint[:12]}…) and the config are those of run "
-        f"{run_id}; no run was made (force a retrain with --force or skip_unchanged off)"
+        f"{run_id}; no run was made (force a retrain with --force or nightly.skip_unchanged off)"
     )
 
 

@@ -1,18 +1,19 @@
 """The flow's one parameter set, in sections; defaults are the tutorial's, bounds refuse bad
 input early.
 
-    data        your own rows and their columns          (data.py)
-    generator   the tutorial's generated rows            (data.py)
-    split       training, validation, gate and test parts (data.py)
-    network     the network's size and learning rate     (model.py)
-    training    epochs, batches, seed, trainer, Dask      (model.py)
+    source      your own rows and their columns             (data.py)
+    generator   the tutorial's generated rows               (data.py)
+    holdout     the test part, validation and gate rows     (data.py)
+    network     the network's size and learning rate        (model.py)
+    training    epochs, batches, seed, trainer, Dask        (model.py)
     selection   variants, class weights, thresholds, metric (model.py)
-    gate        when a candidate replaces the champion   (model.py)
-    nightly     the as-of time, skipping unchanged nights (runs.py)
-    storage     the artifacts folder and retention       (runs.py)
+    gate        when a candidate replaces the champion      (model.py)
+    nightly     the as-of time, skipping unchanged nights   (runs.py)
+    storage     the artifacts folder and retention          (runs.py)
 
-`RetrainConfig` (retrain.py) holds one of each; the flat form of earlier versions is
-mapped into the sections (flat.py).
+`RetrainConfig` (retrain.py) holds one of each; the flat form of earlier versions
+(`{"epochs": 2}`) is mapped into the sections (flat.py), in Python and in the JSON schema
+the server checks runs against.
 """
 
 from imbalance.config.data import GeneratorSection, HoldoutSection, SourceSection, SplitKind

@@ -40,7 +40,7 @@ def split_frame(
         if times is None:
             raise ValueError("a time split needs the rows' times")
         train, test = time_split(frame, times, cfg.holdout.test_size)
-        hint = "raise test_size, or give more rows (a wider window)"
+        hint = "raise holdout.test_size, or give more rows (a wider window)"
         _refuse_without_minority(frame, train, test, spec, hint)
         return train, test
     from sklearn.model_selection import train_test_split  # ~2 s to import: only when used
@@ -55,7 +55,11 @@ def split_frame(
         random_state=cfg.holdout.seed,
         stratify=labels if cfg.holdout.stratify else None,
     )
-    hint = "set stratify" if minority >= 2 and not cfg.holdout.stratify else "more rows are needed"
+    hint = (
+        "set holdout.stratify"
+        if minority >= 2 and not cfg.holdout.stratify
+        else "more rows are needed"
+    )
     _refuse_without_minority(frame, train, test, spec, hint)
     return train, test
 
@@ -63,7 +67,7 @@ def split_frame(
 def time_split(
     frame: pd.DataFrame, times: pd.Series, test_size: float
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Return (train, test): the test part is the newest `test_size` share of the rows.
+    """Return (train, test): the test part is the newest `holdout.test_size` share of the rows.
 
     Rows with the same time stay together, on the test side: no row of the test
     part is older than any row of the training part. Both parts keep time order.
@@ -145,7 +149,8 @@ def validation_rows(train: pd.DataFrame, cfg: RetrainConfig, spec: DataSpec) -> 
     if held_minority == 0 or held_minority == len(held):
         raise DataError(
             f"the validation part ({len(held)} rows) has {held_minority} minority row(s): "
-            "both classes are needed to choose on it; raise validation_size or give more rows"
+            "both classes are needed to choose on it; raise holdout.validation_size or give "
+            "more rows"
         )
     return np.sort(held)
 

@@ -227,7 +227,9 @@ def test_read_source_with_a_window_refuses_what_it_cannot_window(tmp_path):
         read_source(
             str(root / "date=2026-03-01/part-0.parquet"), window=Window(date(2026, 3, 1), 2)
         )
-    one_line(exc, "window_days needs a folder of date partitions, got a file", "part-0.parquet")
+    one_line(
+        exc, "source.window_days needs a folder of date partitions, got a file", "part-0.parquet"
+    )
 
 
 def test_a_partition_linked_in_from_elsewhere_is_read_and_a_loop_read_once(tmp_path):
