@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import json
+from pathlib import Path
 
 import pytest
 
 from cli.errors import UserError
 from cli.run import config_from_args, register
+from imbalance.config import RetrainConfig, flat_places
+
+OLD_RUN = Path(__file__).parents[1] / "unit" / "old_run" / "manifest.json"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -71,3 +76,15 @@ def test_a_bad_option_is_one_line_naming_the_field_with_its_section():
     assert "training.epochs: Input should be greater than or equal to 1" in message
     assert "holdout.seed: Input should be greater than or equal to 0" in message
     assert "\n" not in message
+
+
+def test_every_option_of_the_flat_config_is_still_an_option_for_its_field():
+    # The flat config recorded by a run of the code before sections: its keys were the
+    # options then (`--n-samples` for n_samples), and each must still be one, setting the
+    # same field (now in its section).
+    recorded = json.loads(OLD_RUN.read_text())["config"]
+    run = _parser()._subparsers._group_actions[0].choices["run"]
+    dests = {o: action.dest for action in run._actions for o in action.option_strings}
+    places = flat_places(RetrainConfig)
+    for name in recorded:
+        assert dests["--" + name.replace("_", "-")] == ".".join(places[name]), name
