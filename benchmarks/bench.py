@@ -77,7 +77,8 @@ def flow(
         manifest = json.loads((run / "manifest.json").read_text())
         metrics = json.loads((run / "metrics.json").read_text())
     cfg, counts = manifest["config"], manifest["counts"]
-    steps = cfg["epochs"] * -(-counts["train_rows"] // cfg["batch_size"])
+    training = cfg.get("training", cfg)  # the config is in sections since issue 21, flat before
+    steps = training["epochs"] * -(-counts["train_rows"] // training["batch_size"])
     variants = metrics["variants"].values()
     train = [m["train_seconds"] for m in variants]
     steady = [m["us_per_step"] for m in variants if m.get("us_per_step")]

@@ -70,7 +70,7 @@ def run_case(path: str, out: str) -> dict:
     from imbalance.store import write_table
 
     start_rss = _rss_mib()
-    cfg = RetrainConfig(data=path, label="label", positive="Yes")
+    cfg = RetrainConfig(source={"path": path, "label": "label", "positive": "Yes"})
     t0 = time.perf_counter()
     source = read_source(path)
     t1 = time.perf_counter()

@@ -9,6 +9,7 @@ from typing import Any
 
 from cli.errors import UserError
 from imbalance import store
+from imbalance.config import recorded_fields
 from imbalance.retention import size_text  # the core says sizes as the commands do
 from imbalance.store import ArtifactStore, RunNotFoundError, RunPaths, StateFileError
 from imbalance.variants import VARIANTS
@@ -244,7 +245,7 @@ def handle_show(args: argparse.Namespace) -> int:
     )
     print(f"folder: {run.root}\n")
     print("config:")
-    for key, value in manifest.get("config", {}).items():
+    for key, value in recorded_fields(manifest.get("config", {})).items():
         print(f"  {key}: {json.dumps(value)}")
     files = manifest.get("files", {})
     total = sum(f["bytes"] for f in files.values())
@@ -283,10 +284,11 @@ def comparison_rows(first: dict, second: dict) -> list[list[str]]:
     for name in dict.fromkeys([*a_counts, *b_counts]):
         x, y = a_counts.get(name), b_counts.get(name)
         rows.append([f"counts {name}", _value(x), _value(y), _diff(x, y)])
-    a_config, b_config = first["manifest"].get("config", {}), second["manifest"].get("config", {})
+    # Flat (before sections) or in sections: both read as section.field, so they compare.
+    a_config, b_config = (recorded_fields(r["manifest"].get("config", {})) for r in (first, second))
     for name in dict.fromkeys([*a_config, *b_config]):
         x, y = a_config.get(name), b_config.get(name)
-        if x != y and name != "artifacts_dir":
+        if x != y and name != "storage.artifacts_dir":
             rows.append([f"config {name}", _value(x), _value(y), _diff(x, y)])
     return rows
 

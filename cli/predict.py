@@ -10,6 +10,7 @@ import numpy as np
 
 from cli.inspect import add_artifacts_dir, open_run, user_error
 from imbalance import store
+from imbalance.config import recorded_fields
 from imbalance.data.spec import DataError, recorded_spec
 from imbalance.scoring import recorded_threshold, score
 from imbalance.store import ArtifactStore, RunPaths, StateFileError
@@ -162,7 +163,7 @@ def choose_model(
         variant = candidate["variant"]
     files = manifest.get("files", {})
     saved = [f[len("models/") : -len(".keras")] for f in files if f.endswith(".keras")]
-    configured = manifest.get("config", {}).get("variants", [])
+    configured = recorded_fields(manifest.get("config", {})).get("selection.variants", [])
     trained = [v for v in configured if v in saved] + [v for v in saved if v not in configured]
     if f"models/{variant}.keras" not in files:
         raise user_error(

@@ -1,4 +1,5 @@
-"""`imbalance run`: one option per config field, then the flow in Prefect's local mode."""
+"""`imbalance run`: one option per config field, grouped by section, then the flow in
+Prefect's local mode."""
 
 from __future__ import annotations
 
@@ -9,10 +10,12 @@ import tempfile
 from pathlib import Path
 
 from pydantic import ValidationError
+from pydantic.fields import FieldInfo
 
 from cli.errors import UserError, environment_problem
 from cli.local_server import ServerError, local_prefect_api
-from imbalance.config import RetrainConfig, describe_error
+from imbalance.config import RetrainConfig, describe_error, flat_places
+from imbalance.config.flat import section_model
 from imbalance.nightly import SKIPPED
 
 
@@ -20,26 +23,47 @@ def _option(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
+def _options() -> list[tuple[str, str, str, FieldInfo]]:
+    """Return (section, field, flat name, field) of every config field, in the model's order.
+
+    An option is named by the field's flat name (`--epochs`, `--split-seed`): the names
+    of the flat config before sections, so every option of earlier versions still works.
+    """
+    places = flat_places(RetrainConfig)
+    return [
+        (section, name, flat, section_model(RetrainConfig, section).model_fields[name])
+        for flat, (section, name) in places.items()
+    ]
+
+
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "run",
         help="run the retrain flow (tutorial defaults) and print the comparison",
-        description="Run the retrain flow. Every option is a config field; unset ones keep "
-        "the tutorial's default.",
+        description="Run the retrain flow. Every option is a config field (shown by section, "
+        "as section.field); unset ones keep the tutorial's default.",
     )
-    for name, field in RetrainConfig.model_fields.items():
+    groups: dict[str, argparse._ArgumentGroup] = {}
+    for section, name, flat, field in _options():
+        if section not in groups:
+            info = RetrainConfig.model_fields[section]
+            groups[section] = parser.add_argument_group(
+                f"{info.title} ({section})", info.description
+            )
         default = field.get_default(call_default_factory=True)
         # argparse formats help with %: a description's "95%" must be "95%%"
-        help_text = f"{field.description} (default: {json.dumps(default)})".replace("%", "%%")
+        help_text = f"{section}.{name}: {field.description} (default: {json.dumps(default)})"
+        help_text = help_text.replace("%", "%%")
+        dest = f"{section}.{name}"
         if field.annotation is bool:
-            parser.add_argument(
-                _option(name), dest=name, action=argparse.BooleanOptionalAction, help=help_text
+            groups[section].add_argument(
+                _option(flat), dest=dest, action=argparse.BooleanOptionalAction, help=help_text
             )
         else:
-            parser.add_argument(_option(name), dest=name, metavar="VALUE", help=help_text)
-    parser.add_argument(
+            groups[section].add_argument(_option(flat), dest=dest, metavar="VALUE", help=help_text)
+    groups["nightly"].add_argument(
         "--force",
-        dest="skip_unchanged",
+        dest="nightly.skip_unchanged",
         action="store_false",
         default=None,
         help="retrain even if the data and config are those of the newest run "
@@ -49,22 +73,23 @@ def register(subparsers) -> None:
 
 
 def parse_overrides(args: argparse.Namespace) -> dict:
-    """Return the config fields given on the command line, in the form pydantic validates.
+    """Return the config fields given on the command line, by section, in the form
+    pydantic validates.
 
     Lists are comma-separated (`--variants baseline,manual`); the class-weight map is
     `0:1,1:200` or JSON. Pydantic checks types and bounds afterwards.
     """
-    overrides = {}
-    for name, field in RetrainConfig.model_fields.items():
-        value = getattr(args, name, None)
+    overrides: dict[str, dict] = {}
+    for section, name, flat, field in _options():
+        value = getattr(args, f"{section}.{name}", None)
         if value is None:
             continue
         origin = getattr(field.annotation, "__origin__", None)
         if origin is list:
             value = [v.strip() for v in value.split(",") if v.strip()]
         elif origin is dict:
-            value = _parse_mapping(name, value)
-        overrides[name] = value
+            value = _parse_mapping(flat, value)
+        overrides.setdefault(section, {})[name] = value
     return overrides
 
 
@@ -86,7 +111,7 @@ def config_from_args(args: argparse.Namespace) -> RetrainConfig:
     """Return the validated config, or raise a one-line UserError naming the bad fields."""
 
     try:
-        return RetrainConfig(**parse_overrides(args))
+        return RetrainConfig.model_validate(parse_overrides(args))
     except ValidationError as exc:
         raise UserError(describe_error(exc)) from None
 

@@ -30,7 +30,7 @@ CONNECT_TIMEOUT = "5s"
 def cluster_workers(address: str, cfg: RetrainConfig) -> int:
     """Return the number of workers at `address`, or raise ClusterUnreachable in one line."""
     if address == LOCAL:
-        return cfg.dask_workers
+        return cfg.training.dask_workers
     from distributed import Client
 
     try:
@@ -50,7 +50,7 @@ def dask_runner(address: str, cfg: RetrainConfig) -> DaskTaskRunner:
     if address == LOCAL:
         return DaskTaskRunner(
             cluster_kwargs={
-                "n_workers": cfg.dask_workers,
+                "n_workers": cfg.training.dask_workers,
                 "processes": True,
                 "threads_per_worker": 1,
                 "host": "127.0.0.1",

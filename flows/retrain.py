@@ -60,7 +60,7 @@ def training_task_runner() -> ThreadPoolTaskRunner:
 def retrain(cfg: RetrainConfig = RetrainConfig()) -> str:  # noqa: B008 (Prefect reads the default)
     """Retrain the class-weight variants and return the folder of the complete run."""
     logger = get_run_logger()
-    address = dask_address(cfg.dask_address)
+    address = dask_address(cfg.training.dask_address)
     # Before any folder exists: an unreachable scheduler fails the run in one line.
     n_workers = cluster_workers(address, cfg) if address else 1
     name = flow_run.get_name() or flow_run_name()
@@ -68,8 +68,8 @@ def retrain(cfg: RetrainConfig = RetrainConfig()) -> str:  # noqa: B008 (Prefect
     # The schedule's time for a scheduled run (a night that starts late keeps its date).
     as_of = cfg.as_of_time(flow_run.scheduled_start_time)
     dataset = read_dataset(cfg, as_of)  # before any folder exists: a skip leaves none
-    artifacts = ArtifactStore(cfg.artifacts_dir)
-    if cfg.skip_unchanged:
+    artifacts = ArtifactStore(cfg.storage.artifacts_dir)
+    if cfg.nightly.skip_unchanged:
         same = unchanged_since(artifacts, cfg, dataset.fingerprint)
         if same is not None:
             message = skip_message(same, dataset.fingerprint)
@@ -91,12 +91,12 @@ def retrain(cfg: RetrainConfig = RetrainConfig()) -> str:  # noqa: B008 (Prefect
         # Final models (all training rows) and models for choosing (blind to the
         # validation rows, several seeds), all in one batched training.
         members = plan_members(cfg, weights)
-        progress_id = start_training_progress(cfg.epochs * len(members))
+        progress_id = start_training_progress(cfg.training.epochs * len(members))
         prepare_training()  # TensorFlow's import silences fd 2: before other threads log
         # The champion needs only the validation rows: it is scored beside training.
         incumbent = score_champion.submit(cfg, run, spec)
         reference = logistic_reference_metrics.submit(cfg, run, prep, weights)
-        chunks = split_into_chunks(members, cfg.models_per_task, n_workers)
+        chunks = split_into_chunks(members, cfg.training.models_per_task, n_workers)
         n = len(members)
         if address:  # only training goes to the cluster: the run is written here
             on_cluster = train_on_cluster.with_options(task_runner=dask_runner(address, cfg))

@@ -43,23 +43,23 @@ def sweep_name(weight: float) -> str:
 
 def sweep_weights(cfg: RetrainConfig, weights: dict[str, dict[int, float]]) -> list[float]:
     """Return the minority weights to sweep (class 0 weighs 1): log-spaced, plus balanced's."""
-    if cfg.sweep_points == 0:
+    if cfg.selection.sweep_points == 0:
         return []
     balanced = weights["balanced"]
-    return minority_weights(max(2, cfg.sweep_points), extra=[balanced[1] / balanced[0]])
+    return minority_weights(max(2, cfg.selection.sweep_points), extra=[balanced[1] / balanced[0]])
 
 
 def seeds(cfg: RetrainConfig) -> list[int]:
-    return [cfg.train_seed + i for i in range(cfg.n_seeds)]
+    return [cfg.training.seed + i for i in range(cfg.selection.n_seeds)]
 
 
 def plan_members(cfg: RetrainConfig, weights: dict[str, dict[int, float]]) -> list[Member]:
     """Return every model the run trains: final members first, then the blind ones."""
     configurations: list[tuple[str, dict[int, float] | None]] = [
-        (name, class_weight_for(VARIANTS[name], weights)) for name in cfg.variants
+        (name, class_weight_for(VARIANTS[name], weights)) for name in cfg.selection.variants
     ]
     configurations += [(sweep_name(w), {0: 1.0, 1: w}) for w in sweep_weights(cfg, weights)]
-    final = [Member(name, cw, cfg.train_seed) for name, cw in configurations]
+    final = [Member(name, cw, cfg.training.seed) for name, cw in configurations]
     blind = [
         Member(f"{name}{SEED_MARK}{seed}", cw, seed, blind=True)
         for name, cw in configurations
@@ -84,7 +84,7 @@ def choose(
     {"configurations": {name: {"threshold", "why", "class_weight", metric: [mean, std]}},
      "sweep": [{"weight", "pr_auc": [mean, std], "recall": [...], "precision": [...]}],
      "tuned_weight": w or None, "variants": the final variants in order (tuned last),
-     "candidate": the chosen variant, "metric": cfg.selection_metric,
+     "candidate": the chosen variant, "metric": cfg.selection.metric,
      "candidate_scores": its train_seed blind member's scores on the gate rows,
      "candidate_threshold": that member's threshold, "rows", "positives"}
     """
@@ -100,7 +100,11 @@ def choose(
             skipped.append(member.name)
             continue
         threshold = choose_threshold(
-            y, scores, cfg.threshold_policy, cfg.threshold_target, cfg.threshold
+            y,
+            scores,
+            cfg.selection.threshold_policy,
+            cfg.selection.threshold_target,
+            cfg.selection.threshold,
         )
         measured = variant_metrics(y, scores, threshold.threshold)
         runs[name].append(
@@ -117,7 +121,7 @@ def choose(
     configurations = {
         name: _summary(cfg, items)
         for name, items in runs.items()
-        if any(r["seed"] == cfg.train_seed for r in items)
+        if any(r["seed"] == cfg.training.seed for r in items)
     }
     sweep = sorted(
         (
@@ -130,14 +134,14 @@ def choose(
         key=lambda point: point["weight"],
     )
     tuned_weight = None
-    variants = [v for v in cfg.variants if v in configurations]
+    variants = [v for v in cfg.selection.variants if v in configurations]
     if sweep:
         # The best mean validation PR AUC; a tie goes to the smaller weight (listed first).
         best = max(sweep, key=lambda point: point["pr_auc"][0])
         tuned_weight = best["weight"]
         configurations[TUNED] = configurations[best["name"]]
         variants.append(TUNED)
-    metric = cfg.selection_metric
+    metric = cfg.selection.metric
     if not variants:
         raise DataError(
             "no model for choosing gave finite scores on the validation rows "
@@ -146,10 +150,10 @@ def choose(
     # The highest mean on validation; the first listed wins a tie.
     candidate = max(variants, key=lambda v: configurations[v][metric][0])
     source = sweep_name(tuned_weight) if candidate == TUNED else candidate
-    own = next(r for r in runs[source] if r["seed"] == cfg.train_seed)
+    own = next(r for r in runs[source] if r["seed"] == cfg.training.seed)
     gate_scores = own["scores"]
     if x_gate is not None:
-        twin = next(m for m in trained if m.name == f"{source}{SEED_MARK}{cfg.train_seed}")
+        twin = next(m for m in trained if m.name == f"{source}{SEED_MARK}{cfg.training.seed}")
         gate_scores = dense_scores(twin.weights, x_gate)
     return {
         "configurations": configurations,
@@ -168,7 +172,7 @@ def choose(
 
 def _summary(cfg: RetrainConfig, items: list[dict[str, Any]]) -> dict[str, Any]:
     """Return one configuration's threshold (its train_seed run's) and its metrics' spread."""
-    own = next(r for r in items if r["seed"] == cfg.train_seed)
+    own = next(r for r in items if r["seed"] == cfg.training.seed)
     summary: dict[str, Any] = {
         "threshold": own["threshold"].threshold,
         "why": own["threshold"].why,
@@ -215,12 +219,16 @@ def logistic_references(
     from imbalance.selection import logistic_reference
 
     results = {}
-    for name in cfg.variants:
+    for name in cfg.selection.variants:
         class_weight = class_weight_for(VARIANTS[name], weights)
-        scorer = logistic_reference(*fit, class_weight, seed=cfg.train_seed)
+        scorer = logistic_reference(*fit, class_weight, seed=cfg.training.seed)
         y_val = np.asarray(validation[1]).astype(int)
         threshold = choose_threshold(
-            y_val, scorer(validation[0]), cfg.threshold_policy, cfg.threshold_target, cfg.threshold
+            y_val,
+            scorer(validation[0]),
+            cfg.selection.threshold_policy,
+            cfg.selection.threshold_target,
+            cfg.selection.threshold,
         ).threshold
         measured = variant_metrics(np.asarray(test[1]).astype(int), scorer(test[0]), threshold)
         results[name] = {"threshold": threshold, "class_weight": class_weight} | {

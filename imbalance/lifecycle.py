@@ -136,7 +136,7 @@ def staged_run(cfg: RetrainConfig, flow_run_name: str) -> Iterator[StagedRun]:
     with no manifest, which no reader takes for a complete run.
     """
     started = utc_now()
-    artifacts = ArtifactStore(cfg.artifacts_dir)
+    artifacts = ArtifactStore(cfg.storage.artifacts_dir)
     config = cfg.model_dump(mode="json")
     paths = artifacts.start_run(run_id_for(started, flow_run_name))
 
@@ -146,7 +146,11 @@ def staged_run(cfg: RetrainConfig, flow_run_name: str) -> Iterator[StagedRun]:
         )
 
     staged = StagedRun(
-        paths, artifacts, manifest, keep_runs=cfg.keep_runs, staging_days=cfg.staging_days
+        paths,
+        artifacts,
+        manifest,
+        keep_runs=cfg.storage.keep_runs,
+        staging_days=cfg.storage.staging_days,
     )
     try:
         with artifacts.running(paths):  # `prune` never deletes a run while this lasts

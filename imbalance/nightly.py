@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from imbalance.config import NOT_LEARNED_FROM, RetrainConfig
+from imbalance.config import RetrainConfig, learned_part
 from imbalance.store import MANIFEST, ArtifactStore, read_json
 
 SKIPPED = "Skipped"  # the name of the Completed state of a run that had nothing new
@@ -25,7 +25,7 @@ def unchanged_since(artifacts: ArtifactStore, cfg: RetrainConfig, fingerprint: s
         return None
     try:
         manifest = read_json(artifacts.runs_dir / run_id / MANIFEST)
-        recorded = {k: v for k, v in manifest["config"].items() if k not in NOT_LEARNED_FROM}
+        recorded = learned_part(manifest["config"])  # flat (before sections) or in sections
         sha256 = manifest["data"]["sha256"]
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
@@ -55,7 +55,7 @@ def _same_code(manifest: dict) -> bool:
 def skip_message(run_id: str, fingerprint: str) -> str:
     return (
         f"nothing new: the data (sha256 {fingerprint[:12]}…) and the config are those of run "
-        f"{run_id}; no run was made (force a retrain with --force or skip_unchanged off)"
+        f"{run_id}; no run was made (force a retrain with --force or nightly.skip_unchanged off)"
     )
 
 

@@ -142,7 +142,7 @@ def choices_text(cfg: RetrainConfig, selection: dict) -> list[str]:
         "positive), held out of the training part (the champion gate's rows are kept apart "
         f"from these); each configuration trained from {seeds} seed(s) without any "
         "validation row (mean ± standard deviation below). Threshold policy "
-        f"`{cfg.threshold_policy}`.",
+        f"`{cfg.selection.threshold_policy}`.",
         "",
         f"Chosen: **{selection['candidate']}**, the best mean validation {metric}.",
         "",
@@ -197,9 +197,10 @@ def render_report(
         f"held out for choosing, {counts.gate_rows:,} of those "
         f"({counts.gate_minority:,} minority) kept for the champion gate alone; "
         f"test split{_out_of_time(counts)}: {counts.test_rows:,} rows, "
-        f"{counts.test_minority:,} minority. {cfg.epochs} epochs, batch {cfg.batch_size}, "
-        f"trainer `{cfg.trainer}`. Test metrics are for the minority class (1), each "
-        "variant at the threshold chosen for it on validation; the test part chose nothing.",
+        f"{counts.test_minority:,} minority. {cfg.training.epochs} epochs, "
+        f"batch {cfg.training.batch_size}, trainer `{cfg.training.trainer}`. Test metrics are "
+        "for the minority class (1), each variant at the threshold chosen for it on "
+        "validation; the test part chose nothing.",
         "",
         comparison_table(metrics),
         "",

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from imbalance.config import recorded_fields
 from imbalance.data.preprocess import model_inputs
 
 if TYPE_CHECKING:
@@ -28,7 +29,7 @@ def recorded_threshold(manifest: dict, variant: str) -> float:
     chosen = manifest.get("thresholds")
     if chosen is not None:
         return float(chosen[variant])
-    return float(manifest["config"]["threshold"])
+    return float(recorded_fields(manifest["config"])["selection.threshold"])
 
 
 def score(model: keras.Model, frame: pd.DataFrame, spec: DataSpec) -> np.ndarray:

@@ -19,5 +19,5 @@ def class_weight_table(labels: np.ndarray, cfg: RetrainConfig) -> dict[str, dict
     """Return each weight rule's class weights, keyed by rule name."""
     return {
         "balanced": balanced_class_weights(labels),
-        "manual": {int(k): float(v) for k, v in sorted(cfg.manual_class_weight.items())},
+        "manual": {int(k): float(v) for k, v in sorted(cfg.selection.manual_class_weight.items())},
     }

@@ -1,4 +1,5 @@
-"""After `prefect deploy`: make this project's deployments refuse unknown top-level parameters.
+"""After `prefect deploy`: make this project's deployments refuse unknown top-level parameters,
+and put a deployment's `cfg` written in the flat form (before sections) into its sections.
 
     .venv/bin/python scripts/close_parameter_schema.py   (run by `scripts/prefect-stack.sh deploy`)
 
@@ -17,6 +18,13 @@ included, is dropped, whether it comes from prefect.yaml, the flow or `flow.depl
 The server keeps the schema as the plain dict it is sent, so the supported way left is
 Prefect's client: read each deployment back and update its schema (PATCH
 /deployments/{id}). Every `prefect deploy` resets the schema: run this after each one.
+
+The config is in sections (`cfg: {training: {epochs: 2}}`), and so is the schema the server
+checks runs against; a prefect.yaml of an earlier version gives flat parameters
+(`cfg: {epochs: 2}`), which `prefect deploy` stores as they are, and which the server would
+then refuse for every run that takes the deployment's defaults (the Run button, the
+schedule). So the deployment's `cfg` is put into its sections here, by the config's own
+mapping, and checked: a bad one fails the deploy in one line naming the field.
 """
 
 from __future__ import annotations
@@ -29,13 +37,33 @@ import yaml
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.actions import DeploymentUpdate
 from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterName
+from pydantic import ValidationError
 
 PROJECT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(PROJECT))  # this clone's config, whatever else the venv can import
+
+from imbalance.config import RetrainConfig, describe_error  # noqa: E402
+from imbalance.config.flat import sectioned  # noqa: E402
 
 
 def closed(schema: dict[str, Any]) -> dict[str, Any]:
     """Return `schema` refusing any top-level parameter it does not name."""
     return {**schema, "additionalProperties": False}
+
+
+def in_sections(parameters: dict[str, Any]) -> dict[str, Any]:
+    """Return the deployment's parameters with `cfg` in sections (only the fields it gives).
+
+    Raises ValueError (one line naming the field) for a `cfg` the flow would refuse.
+    """
+    if not isinstance(parameters.get("cfg"), dict):
+        return parameters
+    try:
+        cfg = sectioned(RetrainConfig, parameters["cfg"])
+        RetrainConfig.model_validate(cfg)
+    except ValidationError as exc:
+        raise ValueError(describe_error(exc)) from None
+    return {**parameters, "cfg": cfg}
 
 
 def main() -> int:
@@ -54,8 +82,14 @@ def main() -> int:
                 return 1
             for deployment in matches:
                 schema = closed(deployment.parameter_openapi_schema or {})
+                try:
+                    parameters = in_sections(deployment.parameters or {})
+                except ValueError as exc:
+                    sys.stderr.write(f"close_parameter_schema: {spec['name']}: {exc}\n")
+                    return 1
                 client.update_deployment(
-                    deployment.id, DeploymentUpdate(parameter_openapi_schema=schema)
+                    deployment.id,
+                    DeploymentUpdate(parameter_openapi_schema=schema, parameters=parameters),
                 )
                 # Read it back: a server that dropped the key would accept unknown names again.
                 stored = client.read_deployment(deployment.id).parameter_openapi_schema or {}

@@ -79,7 +79,7 @@ def score_champion(cfg: RetrainConfig, run: RunPaths, spec: DataSpec) -> dict[st
     threshold. A gate without a positive row leaves the metric undefined; the gate
     then refuses for want of positives.
     """
-    artifacts = ArtifactStore(cfg.artifacts_dir)
+    artifacts = ArtifactStore(cfg.storage.artifacts_dir)
     try:
         record = artifacts.champion()
     except StateFileError as exc:
@@ -121,7 +121,7 @@ def score_champion(cfg: RetrainConfig, run: RunPaths, spec: DataSpec) -> dict[st
         _logger().warning("cannot score the champion %s: %s", holder_text(record), exc)
         return incumbent | {"error": str(exc)}
     return incumbent | {
-        "score": measured.get(cfg.selection_metric),
+        "score": measured.get(cfg.selection.metric),
         "threshold": threshold,
         "scores": scores,
     }
@@ -142,7 +142,7 @@ def decide_champion(
     their difference in the selection metric with a paired bootstrap interval
     (`imbalance.selection.paired_bootstrap`).
     """
-    metric = cfg.selection_metric
+    metric = cfg.selection.metric
     validation = {
         "variants": {v: {metric: selection["configurations"][v][metric][0]}
                      for v in selection["variants"]}
@@ -159,8 +159,8 @@ def decide_champion(
         # for a metric at a threshold, the champion's is chosen on them the same way,
         # so neither side is the more optimistic (its own threshold came from other rows).
         own = choose_threshold(
-            y[~on_gate], scores[~on_gate], cfg.threshold_policy, cfg.threshold_target,
-            cfg.threshold,
+            y[~on_gate], scores[~on_gate], cfg.selection.threshold_policy,
+            cfg.selection.threshold_target, cfg.selection.threshold,
         ).threshold  # fmt: skip
         gate_positives = int(y[on_gate].sum())
         if 0 < gate_positives < on_gate.sum():  # both classes: the bootstrap can resample
@@ -171,17 +171,17 @@ def decide_champion(
                 metric,
                 thresholds=(selection["candidate_threshold"], own),
                 resamples=BOOTSTRAP_RESAMPLES,
-                seed=cfg.split_seed,
+                seed=cfg.holdout.seed,
             )
             incumbent["comparison"] = asdict(comparison)
     decision = decide(
         run.run_id,
         validation,
         metric,
-        cfg.min_improvement,
+        cfg.gate.min_improvement,
         incumbent,
-        min_positives=cfg.min_positives,
-        eligible=cfg.promote,
+        min_positives=cfg.gate.min_positives,
+        eligible=cfg.gate.promote,
         gate_positives=gate_positives,
     )
     _logger().info("champion proposal: %s", describe_decision(decision))

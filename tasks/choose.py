@@ -33,10 +33,10 @@ def choose_on_validation(
     logger = run_logger("imbalance.choices")
     for name in selection["variants"]:
         c = selection["configurations"][name]
-        mean, std = c[cfg.selection_metric]
+        mean, std = c[cfg.selection.metric]
         logger.info(
             "%s: validation %s %.4f ± %.4f over %d seed(s); threshold %.4f",
-            name, cfg.selection_metric, mean, std, len(c["seeds"]), c["threshold"],
+            name, cfg.selection.metric, mean, std, len(c["seeds"]), c["threshold"],
         )  # fmt: skip
     logger.info("chosen on validation: %s", selection["candidate"])
     return selection

@@ -58,7 +58,7 @@ def _transient(task: Any, task_run: Any, state: State) -> bool:
 def read_dataset(cfg: RetrainConfig, as_of: datetime) -> Dataset:
     """Return the run's rows, checked and fingerprinted: nothing is written yet.
 
-    Generated data when `cfg.data` is empty; otherwise the user's files (the window's
+    Generated data when `cfg.source.path` is empty; otherwise the user's files (the window's
     partitions with `window_days`), read and checked (one-line DataError).
     """
     if cfg.generated:
@@ -94,14 +94,12 @@ def split_dataset(cfg: RetrainConfig, run: RunPaths, spec: DataSpec) -> SplitCou
     written = pq.read_schema(run.dataset)
     schema = pa.schema([written.field(c) for c in columns])
     times = None
-    if cfg.split == "time":
-        times = checks.times(pq.read_table(run.dataset, columns=[cfg.time_column]).column(0))
+    if cfg.holdout.kind == "time":
+        times = checks.times(pq.read_table(run.dataset, columns=[cfg.source.time_column]).column(0))
     train, test = split_frame(frame, cfg, spec, times)
     held = validation_rows(train, cfg, spec)
     gate = gate_rows(train, held, cfg, spec)
-    meta = cfg.model_dump(
-        include={"test_size", "split_seed", "stratify", "validation_size", "gate_share"}
-    )
+    meta = cfg.holdout.model_dump()
     store.write_parquet(run.train, train, schema, meta | {"part": "train"})
     store.write_parquet(run.test, test, schema, meta | {"part": "test"})
     rows = pd.DataFrame({"row": held, "gate": np.isin(held, gate)})
@@ -111,11 +109,11 @@ def split_dataset(cfg: RetrainConfig, run: RunPaths, spec: DataSpec) -> SplitCou
         return counts
     cut = times.loc[test.index].min()  # both indexed by the snapshot's row
     share = len(test) / len(frame)
-    if share > 1.5 * cfg.test_size:
+    if share > 1.5 * cfg.holdout.test_size:
         run_logger("imbalance.data").warning(
             "the time split's test part holds %.0f%% of the rows, not the %.0f%% asked: "
             "the rows of its oldest time (%s) all go to it",
-            100 * share, 100 * cfg.test_size, cut,
+            100 * share, 100 * cfg.holdout.test_size, cut,
         )  # fmt: skip
     return replace(counts, test_from=cut.isoformat())
 

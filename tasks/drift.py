@@ -24,7 +24,7 @@ def drift_against_champion(cfg: RetrainConfig, run: RunPaths, spec: DataSpec) ->
     Never fails the run: without a champion, or with one whose data cannot be read,
     the record says so (`status`) and nothing is compared.
     """
-    artifacts = ArtifactStore(cfg.artifacts_dir)
+    artifacts = ArtifactStore(cfg.storage.artifacts_dir)
     try:
         champion = artifacts.champion()
         if champion is None:

@@ -54,7 +54,7 @@ def evaluate_variants(
         run.predictions, predictions, predictions_schema(names), {"thresholds": thresholds}
     )
     metrics = {
-        "threshold_policy": cfg.threshold_policy,
+        "threshold_policy": cfg.selection.threshold_policy,
         "test_rows": len(predictions),
         "chosen": selection["candidate"],
         "tuned_weight": selection["tuned_weight"],

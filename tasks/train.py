@@ -54,7 +54,7 @@ def train_models(
     logger = get_run_logger()
     train, ignore = store.read_training_part(run)
     x, y = transform(train, prep), prep.spec.target(train).astype("float32")
-    total = cfg.epochs * len(members)
+    total = cfg.training.epochs * len(members)
     final = [m.name for m in members if not m.blind]
     blind = len(members) - len(final)
     # The final models by name; the blind ones (name@seed) only counted: 30 names is noise.
@@ -64,10 +64,12 @@ def train_models(
         if done == total or done % max(1, total // 5) == 0:
             logger.info("%s: %d of %d epochs", names, done, total)
         # Chunks may train at once (on a cluster): each counts under its first model's name.
-        overall = cfg.epochs * (n_models or len(members))
+        overall = cfg.training.epochs * (n_models or len(members))
         report_training_progress(progress_id, run, members[0].name, done, overall)
 
-    logger.info("training %d models with the %s trainer: %s", len(members), cfg.trainer, names)
+    logger.info(
+        "training %d models with the %s trainer: %s", len(members), cfg.training.trainer, names
+    )
     return train_members(cfg, x, y, members, on_epochs_done, ignore=ignore)
 
 
@@ -90,7 +92,7 @@ def save_variant(
         "run_id": run.run_id,
         "variant": trained.name,
         "threshold": threshold,
-        "threshold_policy": cfg.threshold_policy,
+        "threshold_policy": cfg.selection.threshold_policy,
         "class_weight": trained.class_weight,
         "label": {"column": prep.spec.label, "positive": prep.spec.positive},
     }

@@ -57,16 +57,16 @@ def check_table(source: SourceRead, cfg: RetrainConfig) -> tuple[pd.DataFrame, D
     repeated = _repeated(columns)
     if repeated:
         raise DataError(f"{where} has the column {repeated!r} twice; rename one of them")
-    label = cfg.label
+    label = cfg.source.label
     if label not in columns:
         raise DataError(
             f"the label column {label!r} is not in {where}; its columns are {_listed(columns)}"
         )
-    time_column = cfg.time_column
+    time_column = cfg.source.time_column
     if time_column:
         _check_time(source, time_column)
     not_features = {label, time_column} if time_column else {label}
-    features = list(cfg.features) or [c for c in columns if c not in not_features]
+    features = list(cfg.source.features) or [c for c in columns if c not in not_features]
     missing = [name for name in features if name not in columns]
     if missing:
         raise DataError(
@@ -86,15 +86,15 @@ def check_table(source: SourceRead, cfg: RetrainConfig) -> tuple[pd.DataFrame, D
                 f"feature column {name!r} of {where} has a name `imbalance predict` writes: "
                 "rename it, or leave it out with --features"
             )
-    stray = [name for name in cfg.categorical if name not in features]
+    stray = [name for name in cfg.source.categorical if name not in features]
     if stray:
         what = "is the label" if stray[0] == label else "is not a feature"
         if stray[0] != label and stray[0] not in columns:
             what = f"is not in {where}"
         raise DataError(f"column {stray[0]!r} is declared categorical but {what}")
 
-    positive, negative = _label_values(source, label, cfg.positive)
-    kinds = {name: _kind(source, name, cfg.categorical) for name in features}
+    positive, negative = _label_values(source, label, cfg.source.positive)
+    kinds = {name: _kind(source, name, cfg.source.categorical) for name in features}
     for name, kind in kinds.items():
         if kind == "numeric":
             _check_numeric(source, name)

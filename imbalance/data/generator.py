@@ -18,23 +18,23 @@ DATASET_SCHEMA = pa.schema([("x1", pa.float64()), ("x2", pa.float64()), ("label"
 def make_dataset(cfg: RetrainConfig) -> pd.DataFrame:
     """Return the tutorial's two-feature data set, as `make_classification` draws it."""
     x, y = make_classification(
-        n_samples=cfg.n_samples,
+        n_samples=cfg.generator.n_samples,
         n_features=2,
         n_informative=2,
         n_redundant=0,
         n_repeated=0,
         n_classes=2,
         n_clusters_per_class=1,
-        weights=[1 - cfg.minority_fraction, cfg.minority_fraction],
-        class_sep=cfg.class_sep,
-        random_state=cfg.data_seed,
+        weights=[1 - cfg.generator.minority_fraction, cfg.generator.minority_fraction],
+        class_sep=cfg.generator.class_sep,
+        random_state=cfg.generator.seed,
     )
     return pd.DataFrame({"x1": x[:, 0], "x2": x[:, 1], "label": y.astype(np.int8)})
 
 
 def generation_metadata(cfg: RetrainConfig) -> dict:
     """Return what the generated data depends on, stored in its Parquet files."""
-    return cfg.model_dump(include={"n_samples", "minority_fraction", "class_sep", "data_seed"}) | {
+    return cfg.generator.model_dump(exclude={"nightly_data"}) | {
         "source": "sklearn.datasets.make_classification"
     }
 

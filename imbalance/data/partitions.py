@@ -91,7 +91,7 @@ def select(
         if day is None:
             raise DataError(
                 f"{name} has no date partition (key=YYYY-MM-DD) in its path; "
-                "window_days needs a folder partitioned by date"
+                "source.window_days needs a folder partitioned by date"
             )
         found.add(day)
         if window.contains(day):

@@ -36,7 +36,7 @@ class Dataset:
 
 def generator_seed(cfg: RetrainConfig, as_of: datetime) -> int:
     """Return the generator's seed: the data seed, or the as-of date as YYYYMMDD (nightly)."""
-    return int(f"{as_of:%Y%m%d}") if cfg.nightly_data else cfg.data_seed
+    return int(f"{as_of:%Y%m%d}") if cfg.generator.nightly_data else cfg.generator.seed
 
 
 def generated(cfg: RetrainConfig, as_of: datetime) -> Dataset:
@@ -49,7 +49,7 @@ def generated(cfg: RetrainConfig, as_of: datetime) -> Dataset:
     )
 
     seed = generator_seed(cfg, as_of)
-    seeded = cfg.model_copy(update={"data_seed": seed})
+    seeded = cfg.updated(generator={"seed": seed})
     table = pa.Table.from_pandas(make_dataset(seeded), schema=DATASET_SCHEMA, preserve_index=False)
     provenance = {
         "source": "generator",
@@ -66,8 +66,8 @@ def from_source(cfg: RetrainConfig, as_of: datetime) -> Dataset:
     from imbalance.data.partitions import Window
     from imbalance.data.sources import read_source
 
-    window = Window(as_of.date(), cfg.window_days) if cfg.window_days else None
-    source = read_source(cfg.data, window=window)
+    window = Window(as_of.date(), cfg.source.window_days) if cfg.source.window_days else None
+    source = read_source(cfg.source.path, window=window)
     if window is not None and source.table.num_rows == 0:
         raise DataError(
             f"the window {window} of {source.uri} holds no rows: its partition(s) "
@@ -82,7 +82,7 @@ def from_source(cfg: RetrainConfig, as_of: datetime) -> Dataset:
         "label": {"column": spec.label, "positive": spec.positive, "negative": spec.negative},
     }
     if window is not None:
-        provenance["window"] = {"days": cfg.window_days, "range": str(window)}
+        provenance["window"] = {"days": cfg.source.window_days, "range": str(window)}
         provenance["partitions"] = list(source.partitions)
     return Dataset(source.table, spec, provenance, provenance | {"spec": spec.to_json()})
 

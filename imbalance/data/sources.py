@@ -125,7 +125,9 @@ def read_source(
     dates: tuple[date, ...] = ()
     if window is not None:
         if single:
-            raise DataError(f"window_days needs a folder of date partitions, got a file: {shown}")
+            raise DataError(
+                f"source.window_days needs a folder of date partitions, got a file: {shown}"
+            )
         names = {_relative(path, root): path for path in paths}
         chosen, dates = select(names, window, source=_display(fs, root) if root else "")
         paths = [names[name] for name in chosen]

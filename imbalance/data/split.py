@@ -29,33 +29,37 @@ class SplitCounts:
 def split_frame(
     frame: pd.DataFrame, cfg: RetrainConfig, spec: DataSpec, times: pd.Series | None = None
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Return (train, test) as the tutorial splits them, or by time (`cfg.split` "time").
+    """Return (train, test) as the tutorial splits them, or by time (`cfg.holdout.kind` "time").
 
     Refused (DataError) when either part has no minority row: a model cannot learn
     the class without one, nor be measured on it.
     """
     labels = spec.target(frame)
     minority = int(labels.sum())
-    if cfg.split == "time":
+    if cfg.holdout.kind == "time":
         if times is None:
             raise ValueError("a time split needs the rows' times")
-        train, test = time_split(frame, times, cfg.test_size)
-        hint = "raise test_size, or give more rows (a wider window)"
+        train, test = time_split(frame, times, cfg.holdout.test_size)
+        hint = "raise holdout.test_size, or give more rows (a wider window)"
         _refuse_without_minority(frame, train, test, spec, hint)
         return train, test
     from sklearn.model_selection import train_test_split  # ~2 s to import: only when used
 
-    if cfg.stratify and minority < 2:
+    if cfg.holdout.stratify and minority < 2:
         raise DataError(
             f"cannot stratify: the data has {minority} minority row(s), at least 2 needed"
         )
     train, test = train_test_split(
         frame,
-        test_size=cfg.test_size,
-        random_state=cfg.split_seed,
-        stratify=labels if cfg.stratify else None,
+        test_size=cfg.holdout.test_size,
+        random_state=cfg.holdout.seed,
+        stratify=labels if cfg.holdout.stratify else None,
     )
-    hint = "set stratify" if minority >= 2 and not cfg.stratify else "more rows are needed"
+    hint = (
+        "set holdout.stratify"
+        if minority >= 2 and not cfg.holdout.stratify
+        else "more rows are needed"
+    )
     _refuse_without_minority(frame, train, test, spec, hint)
     return train, test
 
@@ -63,7 +67,7 @@ def split_frame(
 def time_split(
     frame: pd.DataFrame, times: pd.Series, test_size: float
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Return (train, test): the test part is the newest `test_size` share of the rows.
+    """Return (train, test): the test part is the newest `holdout.test_size` share of the rows.
 
     Rows with the same time stay together, on the test side: no row of the test
     part is older than any row of the training part. Both parts keep time order.
@@ -119,7 +123,7 @@ def count_split(
 def validation_rows(train: pd.DataFrame, cfg: RetrainConfig, spec: DataSpec) -> np.ndarray:
     """Return the sorted positions of the training part's rows held out for choosing.
 
-    A stratified share `cfg.validation_size` (the class ratio kept), drawn with the
+    A stratified share `cfg.holdout.validation_size` (the class ratio kept), drawn with the
     split's seed. The final models still train on the whole training part; only the
     models choices are made with are blind to these rows (`Member.blind`).
     """
@@ -135,8 +139,8 @@ def validation_rows(train: pd.DataFrame, cfg: RetrainConfig, spec: DataSpec) -> 
     try:
         _, held = train_test_split(
             np.arange(len(train)),
-            test_size=cfg.validation_size,
-            random_state=cfg.split_seed,
+            test_size=cfg.holdout.validation_size,
+            random_state=cfg.holdout.seed,
             stratify=labels,
         )
     except ValueError as exc:  # too few rows for the share asked
@@ -145,7 +149,8 @@ def validation_rows(train: pd.DataFrame, cfg: RetrainConfig, spec: DataSpec) -> 
     if held_minority == 0 or held_minority == len(held):
         raise DataError(
             f"the validation part ({len(held)} rows) has {held_minority} minority row(s): "
-            "both classes are needed to choose on it; raise validation_size or give more rows"
+            "both classes are needed to choose on it; raise holdout.validation_size or give "
+            "more rows"
         )
     return np.sort(held)
 
@@ -155,7 +160,7 @@ def gate_rows(
 ) -> np.ndarray:
     """Return the sorted positions, among the validation rows `held`, kept for the gate.
 
-    A stratified share `cfg.gate_share` of them: the candidate is chosen on the other
+    A stratified share `cfg.holdout.gate_share` of them: the candidate is chosen on the other
     validation rows and compared with the champion on these, so the comparison is not
     on the rows it won on (the winner of ten configurations looks better on those than
     it is). With fewer than two minority validation rows none is kept: the gate then
@@ -166,7 +171,7 @@ def gate_rows(
     labels = spec.target(train.iloc[held])
     try:
         _, gate = train_test_split(
-            held, test_size=cfg.gate_share, random_state=cfg.split_seed, stratify=labels
+            held, test_size=cfg.holdout.gate_share, random_state=cfg.holdout.seed, stratify=labels
         )
     except ValueError:  # a class with a single row cannot be split in two
         return np.zeros(0, np.int64)

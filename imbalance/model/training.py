@@ -61,7 +61,9 @@ def initial_weights(cfg: RetrainConfig, n_features: int, seed: int) -> list[np.n
     """Return the initial weights of the network built with `seed` (Keras's own draw)."""
     from imbalance.model.network import build_model
 
-    return build_model(cfg.hidden_units, cfg.learning_rate, seed, n_features).get_weights()
+    return build_model(
+        cfg.network.hidden_units, cfg.network.learning_rate, seed, n_features
+    ).get_weights()
 
 
 def train_members(
@@ -72,12 +74,12 @@ def train_members(
     on_epochs_done: Callable[[int], None] | None = None,
     ignore: np.ndarray | None = None,
 ) -> list[TrainedMember]:
-    """Return `members` trained on (x, y) with `cfg.trainer`; `on_epochs_done(e)` per call.
+    """Return `members` trained on (x, y) with `cfg.training.trainer`; `on_epochs_done(e)` per call.
 
     `batched` trains all members in one compiled loop (one step for all); `fused`
     one after another in a compiled loop of their own (the loop is compiled once);
     `fit` one after another with Keras's `model.fit`. Each member's batches follow
-    `cfg.train_seed`, so a member is the same model whichever trainer and whatever
+    `cfg.training.seed`, so a member is the same model whichever trainer and whatever
     else trains beside it (to float32 rounding: see imbalance/model/batched.py).
     `on_epochs_done` gets the epochs done summed over members. Blind members weigh
     the rows where `ignore` is true 0, in every trainer alike.
@@ -86,7 +88,7 @@ def train_members(
         return []
     if ignore is None or not any(m.blind for m in members):
         ignore = None
-    if cfg.trainer == "batched":
+    if cfg.training.trainer == "batched":
         return _train_batched(cfg, x, y, members, on_epochs_done, ignore)
     return _train_one_by_one(cfg, x, y, members, on_epochs_done, ignore)
 
@@ -109,16 +111,16 @@ def _train_batched(cfg, x, y, members, on_epochs_done, ignore) -> list[TrainedMe
         x,
         y,
         [m.class_weight for m in members],
-        epochs=cfg.epochs,
-        batch_size=cfg.batch_size,
-        learning_rate=cfg.learning_rate,
-        seed=cfg.train_seed,
+        epochs=cfg.training.epochs,
+        batch_size=cfg.training.batch_size,
+        learning_rate=cfg.network.learning_rate,
+        seed=cfg.training.seed,
         on_epochs_done=progress,
         ignore=ignore,
         blind=[m.blind for m in members],
     )
     seconds = round(time.perf_counter() - started, 3)
-    per_step = steady_us_per_step(marks, _steps_per_epoch(len(x), cfg.batch_size))
+    per_step = steady_us_per_step(marks, _steps_per_epoch(len(x), cfg.training.batch_size))
     per_model = None if per_step is None else round(per_step / len(members), 2)
     return [
         TrainedMember(
@@ -145,24 +147,26 @@ def _train_one_by_one(cfg, x, y, members, on_epochs_done, ignore) -> list[Traine
     for k, member in enumerate(members):
         marks: list[tuple[float, int]] = []
 
-        def progress(done: int, before: int = k * cfg.epochs, marks: list = marks) -> None:
+        def progress(done: int, before: int = k * cfg.training.epochs, marks: list = marks) -> None:
             marks.append((time.perf_counter(), done))
             if on_epochs_done:
                 on_epochs_done(before + done)
 
         started = time.perf_counter()
-        model = build_model(cfg.hidden_units, cfg.learning_rate, member.seed, x.shape[1])
-        options = {"programs": programs} if cfg.trainer == "fused" else {}
-        trainer = train_fused if cfg.trainer == "fused" else train_with_fit
+        model = build_model(
+            cfg.network.hidden_units, cfg.network.learning_rate, member.seed, x.shape[1]
+        )
+        options = {"programs": programs} if cfg.training.trainer == "fused" else {}
+        trainer = train_fused if cfg.training.trainer == "fused" else train_with_fit
         losses = trainer(
             model,
             x,
             y,
-            epochs=cfg.epochs,
-            batch_size=cfg.batch_size,
+            epochs=cfg.training.epochs,
+            batch_size=cfg.training.batch_size,
             class_weight=member.class_weight,
             shuffle=True,
-            seed=cfg.train_seed,
+            seed=cfg.training.seed,
             on_epochs_done=progress,
             ignore=ignore if member.blind else None,
             **options,
@@ -178,7 +182,7 @@ def _train_one_by_one(cfg, x, y, members, on_epochs_done, ignore) -> list[Traine
                 iterations,
                 losses,
                 round(time.perf_counter() - started, 3),
-                steady_us_per_step(marks, _steps_per_epoch(len(x), cfg.batch_size)),
+                steady_us_per_step(marks, _steps_per_epoch(len(x), cfg.training.batch_size)),
             )
         )
     return trained
@@ -193,9 +197,11 @@ def keras_model(cfg: RetrainConfig, trained: TrainedMember, prep: Preprocessing)
     from imbalance.model.network import build_model, set_adam_state, with_preprocessing
 
     n_features = trained.weights[0].shape[0]
-    dense = build_model(cfg.hidden_units, cfg.learning_rate, 0, n_features, compiled=False)
+    dense = build_model(
+        cfg.network.hidden_units, cfg.network.learning_rate, 0, n_features, compiled=False
+    )
     dense.set_weights(trained.weights)
-    model = with_preprocessing(dense, prep, cfg.learning_rate)
+    model = with_preprocessing(dense, prep, cfg.network.learning_rate)
     set_adam_state(model, trained.momentums, trained.velocities, trained.iterations)
     return model
 

@@ -56,7 +56,12 @@ def make_run(
     for v in scores:
         store.write_bytes(run.model(v), FAKE_MODEL)
         store.write_json(run.history(v), {"variant": v, "loss": [0.5, 0.3]})
-    cfg = RetrainConfig(n_samples=5_000, epochs=epochs, variants=list(scores), artifacts_dir="x")
+    cfg = RetrainConfig(
+        generator={"n_samples": 5_000},
+        training={"epochs": epochs},
+        selection={"variants": list(scores)},
+        storage={"artifacts_dir": "x"},
+    )
     best = max(scores, key=lambda v: scores[v][1])
     decision = {"candidate": {"run_id": run_id, "variant": best, "score": scores[best][1]}}
     started = datetime.strptime(run_id[:16], "%Y%m%dT%H%M%SZ").astimezone()

@@ -6,6 +6,9 @@ import sys
 
 import pytest
 
+from imbalance.config import RetrainConfig, flat_places
+from imbalance.store import ArtifactStore
+
 RUN_IDS = [
     "20260105T000000Z-killed",
     "20260104T000000Z-failed",
@@ -63,7 +66,7 @@ def test_show_prints_the_report_config_and_files(artifacts, cli, ref, run_id):
     assert status == 0
     assert out.startswith(f"# Retrain report: {run_id}\n")
     assert f"run {run_id}: completed" in out
-    assert "  n_samples: 5000" in out and '  selection_metric: "pr_auc"' in out
+    assert "  generator.n_samples: 5000" in out and '  selection.metric: "pr_auc"' in out
     files = {
         line.split()[0]: line.split()[1:] for line in out[out.index("files (") :].splitlines()[1:]
     }
@@ -103,15 +106,34 @@ def test_compare_puts_metrics_side_by_side_with_their_difference(artifacts, cli)
     assert rows["manual recall"] == ["1.0000", "0.9000", "-0.1000"]
     assert rows["baseline pr_auc"] == ["0.0300", "0.0500", "+0.0200"]
     assert rows["balanced pr_auc"] == ["0.0400", "-", "-"]  # not trained in the newest run
-    assert rows["config variants"][-1] == "-"
-    assert "counts test_rows" in out and "config epochs" not in out  # equal: not listed
+    assert rows["config selection.variants"][-1] == "-"
+    assert "counts test_rows" in out and "config training.epochs" not in out  # equal: not listed
 
 
 def test_compare_lists_a_changed_config_field(artifacts, cli):
     _, out, _ = cli("compare", "20260101T000000Z-oldest", "20260102T000000Z-middle",
                     "--artifacts-dir", artifacts)  # fmt: skip
-    [epochs] = [line.split() for line in out.splitlines() if line.startswith("config epochs")]
+    [epochs] = [r.split() for r in out.splitlines() if r.startswith("config training.epochs")]
     assert epochs[2:] == ["2", "3", "+1"]
+
+
+def test_a_run_recorded_before_sections_shows_and_compares_by_section(artifacts, cli):
+    # The oldest run's config written flat, as the code before sections wrote it.
+    path = ArtifactStore(artifacts).runs_dir / "20260101T000000Z-oldest" / "manifest.json"
+    manifest = json.loads(path.read_text())
+    places = flat_places(RetrainConfig)
+    manifest["config"] = {
+        flat: manifest["config"][section][name] for flat, (section, name) in places.items()
+    }
+    path.write_text(json.dumps(manifest))
+    _, out, _ = cli("show", "20260101T000000Z-oldest", "--artifacts-dir", artifacts)
+    assert "  training.epochs: 2" in out and "\n  epochs:" not in out
+    _, out, _ = cli("compare", "20260101T000000Z-oldest", "20260102T000000Z-middle",
+                    "--artifacts-dir", artifacts)  # fmt: skip
+    # Only the field that differs: flat and sectioned records of equal values are equal.
+    assert [r.split()[1] for r in out.splitlines() if r.startswith("config ")] == [
+        "training.epochs"
+    ]
 
 
 def test_compare_refuses_an_unknown_run(artifacts, cli):

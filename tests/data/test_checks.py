@@ -19,8 +19,9 @@ from imbalance.data.spec import DataError, Feature
 
 
 def cfg(**fields) -> RetrainConfig:
+    """Return a config of customers.csv with these fields of its data section."""
     return RetrainConfig(
-        **{"data": "customers.csv", "label": "churned", "positive": "Yes", **fields}
+        source={"path": "customers.csv", "label": "churned", "positive": "Yes", **fields}
     )
 
 

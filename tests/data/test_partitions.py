@@ -227,7 +227,9 @@ def test_read_source_with_a_window_refuses_what_it_cannot_window(tmp_path):
         read_source(
             str(root / "date=2026-03-01/part-0.parquet"), window=Window(date(2026, 3, 1), 2)
         )
-    one_line(exc, "window_days needs a folder of date partitions, got a file", "part-0.parquet")
+    one_line(
+        exc, "source.window_days needs a folder of date partitions, got a file", "part-0.parquet"
+    )
 
 
 def test_a_partition_linked_in_from_elsewhere_is_read_and_a_loop_read_once(tmp_path):
@@ -251,7 +253,10 @@ def test_a_window_of_empty_partitions_says_so(tmp_path):
     three_days(root, ".parquet")
     empty = pa.table({"x": pa.array([], pa.int64()), "day": pa.array([], pa.int64())})
     write(empty, root / "date=2026-03-02/part-0.parquet")
-    cfg = RetrainConfig(data=str(root), label="day", window_days=1, as_of="2026-03-02")
+    cfg = RetrainConfig(
+        source={"path": str(root), "label": "day", "window_days": 1},
+        nightly={"as_of": "2026-03-02"},
+    )
     with pytest.raises(DataError) as exc:
         from_source(cfg, cfg.as_of_time())
     one_line(exc, "the window (2026-03-01, 2026-03-02] of", "holds no rows", "2026-03-02")

@@ -332,7 +332,9 @@ def test_a_window_over_one_file_is_refused(tmp_path, make_table):
     path = write_parquet(make_table(10), tmp_path / "date=2026-11-28" / "part-0.parquet")
     with pytest.raises(DataError) as exc:
         read_source(str(path), window=Window(date(2026, 11, 28), 1))
-    assert_one_line(exc, "window_days needs a folder of date partitions, got a file", str(path))
+    assert_one_line(
+        exc, "source.window_days needs a folder of date partitions, got a file", str(path)
+    )
 
 
 @pytest.mark.slow

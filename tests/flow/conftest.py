@@ -10,7 +10,11 @@ os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
 # Two swept weights (1 and 500, plus the balanced one) and two seeds: every kind of
 # model a run trains, 18 of them rather than the default 40.
-TINY = {"n_samples": 5_000, "epochs": 2, "sweep_points": 2, "n_seeds": 2}
+TINY = {
+    "generator": {"n_samples": 5_000},
+    "training": {"epochs": 2},
+    "selection": {"sweep_points": 2, "n_seeds": 2},
+}
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -29,4 +33,4 @@ def tiny() -> dict:
 
 @pytest.fixture
 def tiny_config(tmp_path) -> RetrainConfig:
-    return RetrainConfig(**TINY, artifacts_dir=str(tmp_path / "artifacts"))
+    return RetrainConfig(**TINY, storage={"artifacts_dir": str(tmp_path / "artifacts")})

@@ -23,7 +23,12 @@ from imbalance.store import ArtifactStore, RunPaths
 
 pytestmark = [pytest.mark.slow, pytest.mark.dask]
 # No sweep, one seed: the three variants and their blind twins, six models.
-SMALL = {"n_samples": 3_000, "epochs": 2, "stratify": True, "sweep_points": 0, "n_seeds": 1}
+SMALL = {
+    "generator": {"n_samples": 3_000},
+    "holdout": {"stratify": True},
+    "training": {"epochs": 2},
+    "selection": {"sweep_points": 0, "n_seeds": 1},
+}
 VARIANTS = ["baseline", "balanced", "manual"]
 
 
@@ -54,11 +59,13 @@ def cluster():
 @pytest.fixture(scope="module")
 def on_threads(tmp_path_factory) -> RunPaths:
     root = tmp_path_factory.mktemp("threads")
-    return RunPaths(Path(retrain(RetrainConfig(**SMALL, artifacts_dir=str(root)))))
+    return RunPaths(Path(retrain(RetrainConfig(**SMALL, storage={"artifacts_dir": str(root)}))))
 
 
-def _run_on(address: str, root: Path, **extra) -> RunPaths:
-    cfg = RetrainConfig(**SMALL, dask_address=address, artifacts_dir=str(root), **extra)
+def _run_on(address: str, root: Path, **training) -> RunPaths:
+    cfg = RetrainConfig(**SMALL, storage={"artifacts_dir": str(root)}).updated(
+        training={"dask_address": address, **training}
+    )
     return RunPaths(Path(retrain(cfg)))
 
 

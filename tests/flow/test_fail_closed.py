@@ -22,17 +22,31 @@ pytestmark = pytest.mark.slow
 
 # One configuration each, no sweep: the champion is the baseline, the candidate manual.
 ONE = {"sweep_points": 0, "n_seeds": 1}
-WEAK = ONE | {"variants": ["baseline"], "epochs": 1, "learning_rate": 1e-6}
+WEAK = {
+    "selection": ONE | {"variants": ["baseline"]},
+    "training": {"epochs": 1},
+    "network": {"learning_rate": 1e-6},
+}
 # The tiny data has ~12 positive validation rows, half of them in the gate: the gate is
 # let compare on those here, the evidence being overwhelming (a trained model against an
 # untrained one).
-STRONG = ONE | {"variants": ["manual"], "epochs": 3, "learning_rate": 0.01, "min_positives": 3}
+STRONG = {
+    "selection": ONE | {"variants": ["manual"]},
+    "training": {"epochs": 3},
+    "network": {"learning_rate": 0.01},
+    "gate": {"min_positives": 3},
+}
+
+
+def _config(tiny: dict, artifacts: Path, **sections: dict) -> RetrainConfig:
+    """Return the tiny config with these sections' fields changed, kept in `artifacts`."""
+    return RetrainConfig(**tiny).updated(storage={"artifacts_dir": str(artifacts)}, **sections)
 
 
 @pytest.fixture(scope="module")
 def weak_champion(tmp_path_factory, tiny) -> Path:
     root = tmp_path_factory.mktemp("weak") / "artifacts"
-    retrain(RetrainConfig(**(tiny | WEAK), artifacts_dir=str(root)))
+    retrain(_config(tiny, root, **WEAK))
     assert ArtifactStore(root).champion()["variant"] == "baseline"
     return root
 
@@ -89,9 +103,7 @@ def test_a_damaged_champion_is_kept_and_the_report_says_why(weak_champion, tmp_p
     artifacts = _copy(weak_champion, tmp_path)
     expected = _damage(kind, artifacts)
     before = artifacts.champion_file.read_bytes()
-    run = RunPaths(
-        Path(retrain(RetrainConfig(**(tiny | STRONG), artifacts_dir=str(artifacts.root))))
-    )
+    run = RunPaths(Path(retrain(_config(tiny, artifacts.root, **STRONG))))
 
     decision = store.read_json(run.manifest)["champion"]
     report = run.report.read_text()
@@ -111,7 +123,7 @@ def test_a_damaged_champion_is_kept_and_the_report_says_why(weak_champion, tmp_p
 def test_a_garbled_latest_file_is_rebuilt_by_the_next_run(weak_champion, tmp_path, tiny):
     artifacts = _copy(weak_champion, tmp_path)
     artifacts.latest_file.write_text("{ garbled")
-    cfg = RetrainConfig(**(tiny | WEAK), artifacts_dir=str(artifacts.root), skip_unchanged=False)
+    cfg = _config(tiny, artifacts.root, **WEAK, nightly={"skip_unchanged": False})
     run = RunPaths(Path(retrain(cfg)))
     assert store.read_json(artifacts.latest_file)["run_id"] == run.run_id
     assert artifacts.state_problems() == []
@@ -122,8 +134,8 @@ def test_a_smoke_run_cannot_replace_the_champion_without_evidence(weak_champion,
     # positive validation rows the gate will not tell, and says so.
     artifacts = _copy(weak_champion, tmp_path)
     before = artifacts.champion_file.read_bytes()
-    smoke = tiny | ONE | {"variants": ["manual"], "epochs": 3, "learning_rate": 0.01}
-    run = RunPaths(Path(retrain(RetrainConfig(**smoke, artifacts_dir=str(artifacts.root)))))
+    smoke = {k: v for k, v in STRONG.items() if k != "gate"}
+    run = RunPaths(Path(retrain(_config(tiny, artifacts.root, **smoke))))
     decision = store.read_json(run.manifest)["champion"]
     assert decision["promoted"] is False
     assert "fewer than the 30 a comparison needs" in decision["reason"]

@@ -172,7 +172,9 @@ def test_a_champion_of_other_data_is_not_compared(csv_runs):
 
     _, run, _ = csv_runs
     artifacts_dir = run.root.parents[1]
-    cfg = RetrainConfig(n_samples=1_000, artifacts_dir=str(artifacts_dir))
+    cfg = RetrainConfig(
+        generator={"n_samples": 1_000}, storage={"artifacts_dir": str(artifacts_dir)}
+    )
     staged = ArtifactStore(artifacts_dir).start_run("20990101T000000Z-generated")
     test = pd.DataFrame({"x1": [0.1, 0.2], "x2": [0.3, 0.4], "label": [0, 1]})
     staged.train.parent.mkdir(parents=True, exist_ok=True)

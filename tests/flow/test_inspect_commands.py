@@ -30,9 +30,10 @@ PLOTS = {"roc", "pr", "loss", "sweep"} | {
 def two_runs(tmp_path_factory, tiny):
     """The artifacts, both runs and champion.json after the first."""
     root = tmp_path_factory.mktemp("artifacts")
-    first = RunPaths(Path(retrain(RetrainConfig(**tiny, artifacts_dir=str(root)))))
+    cfg = RetrainConfig(**tiny, storage={"artifacts_dir": str(root)})
+    first = RunPaths(Path(retrain(cfg)))
     champion_file = ArtifactStore(root).champion_file.read_bytes()
-    again = RetrainConfig(**tiny, artifacts_dir=str(root), skip_unchanged=False)
+    again = cfg.updated(nightly={"skip_unchanged": False})
     second = RunPaths(Path(retrain(again)))
     return SimpleNamespace(
         artifacts=ArtifactStore(root),

@@ -26,27 +26,28 @@ def nights(tmp_path_factory, write_day) -> dict:
     events, artifacts = root / "events", root / "artifacts"
     for day, shift in zip(DAYS, [0, 0, 2], strict=True):
         write_day(events, day, shift, 2000)
-    base = {
-        "data": str(events),
-        "label": "churned",
-        "positive": "yes",
-        "time_column": "ts",
-        "split": "time",
-        "window_days": 2,
-        "epochs": 1,
-        "sweep_points": 0,
-        "n_seeds": 1,
-        "min_positives": 100_000,  # the first night becomes champion; later ones cannot
-        "artifacts_dir": str(artifacts),
-    }
+    base = RetrainConfig(
+        source={
+            "path": str(events),
+            "label": "churned",
+            "positive": "yes",
+            "time_column": "ts",
+            "window_days": 2,
+        },
+        holdout={"kind": "time"},
+        training={"epochs": 1},
+        selection={"sweep_points": 0, "n_seeds": 1},
+        gate={"min_positives": 100_000},  # the first night becomes champion; later ones cannot
+        storage={"artifacts_dir": str(artifacts)},
+    )
     results = {}
-    for name, extra in [
+    for name, nightly in [
         ("27th", {"as_of": "2026-11-27"}),
         ("27th again", {"as_of": "2026-11-27T23:00:00Z"}),
         ("28th", {"as_of": "2026-11-28"}),
         ("28th forced", {"as_of": "2026-11-28", "skip_unchanged": False}),
     ]:
-        results[name] = Path(retrain(RetrainConfig(**base, **extra)))
+        results[name] = Path(retrain(base.updated(nightly=nightly)))
     return {"artifacts": ArtifactStore(artifacts), "runs": results, "events": events}
 
 

@@ -41,17 +41,20 @@ EXPECTED_FILES = {
 @pytest.fixture(scope="module")
 def two_runs(tmp_path_factory, tiny):
     """Two runs of one config with one thread; one with four, training model by model."""
-    cfg = RetrainConfig(**tiny, artifacts_dir=str(tmp_path_factory.mktemp("artifacts")))
+    cfg = RetrainConfig(
+        **tiny, storage={"artifacts_dir": str(tmp_path_factory.mktemp("artifacts"))}
+    )
     one_thread = retrain.with_options(task_runner=ThreadPoolTaskRunner(max_workers=1))
     in_parallel = retrain.with_options(task_runner=ThreadPoolTaskRunner(max_workers=4))
     first = RunPaths(Path(one_thread(cfg)))
     # The same config again: retrained (not skipped as unchanged) to compare the two.
-    second = RunPaths(Path(one_thread(cfg.model_copy(update={"skip_unchanged": False}))))
+    second = RunPaths(Path(one_thread(cfg.updated(nightly={"skip_unchanged": False}))))
     # One model per task in four threads, each with the fused trainer: the three
     # variants and their blind twins of the train seed (no sweep, one seed: the same
     # models as the batched run's of those, fewer of them to train one at a time).
-    by_model = cfg.model_copy(
-        update={"trainer": "fused", "models_per_task": 1, "sweep_points": 0, "n_seeds": 1}
+    by_model = cfg.updated(
+        training={"trainer": "fused", "models_per_task": 1},
+        selection={"sweep_points": 0, "n_seeds": 1},
     )
     parallel = RunPaths(Path(in_parallel(by_model)))
     return cfg, first, second, parallel
@@ -64,7 +67,7 @@ def test_a_run_writes_every_file_and_a_manifest_of_them(two_runs):
     for rel, digest in manifest["files"].items():
         assert store.file_digest(run.root / rel) == digest
     assert manifest["status"] == "completed"
-    assert manifest["config"]["n_samples"] == 5_000
+    assert manifest["config"]["generator"]["n_samples"] == 5_000
     assert manifest["counts"]["train_rows"] == 4_000
     assert manifest["versions"]["tensorflow"] and manifest["versions"]["prefect"]
     newest = max(p.name for p in run.root.parent.iterdir())

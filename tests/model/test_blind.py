@@ -10,7 +10,7 @@ from imbalance.model.training import Member, train_members
 
 pytestmark = pytest.mark.slow
 
-CFG = RetrainConfig(epochs=3, batch_size=32)
+CFG = RetrainConfig(training={"epochs": 3, "batch_size": 32})
 
 
 def _data(seed: int = 0):
@@ -36,7 +36,7 @@ def test_a_blind_member_is_unmoved_by_the_ignored_rows_and_the_same_in_every_tra
         not np.allclose(a, b) for a, b in zip(first[1].weights, second[1].weights, strict=True)
     )
     # The one-at-a-time compiled trainer weighs the ignored rows 0 too: the same model.
-    fused = CFG.model_copy(update={"trainer": "fused"})
+    fused = CFG.updated(training={"trainer": "fused"})
     [alone] = train_members(fused, x, y, [members[0]], ignore=ignore)
     for a, b in zip(first[0].weights, alone.weights, strict=True):
         np.testing.assert_allclose(a, b, atol=1e-5)

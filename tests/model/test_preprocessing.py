@@ -64,7 +64,7 @@ def test_the_saved_model_scores_raw_rows_as_its_dense_layers_score_transformed_o
     new.loc[0, "region name"] = "atlantis"  # never seen in training: the "other" slot
     new.loc[1, "constant"] = 9.0
     prep = fit_preprocessing(train, SPEC)
-    cfg = RetrainConfig(epochs=3, batch_size=50)
+    cfg = RetrainConfig(training={"epochs": 3, "batch_size": 50})
     x, y = transform(train, prep), SPEC.target(train).astype("float32")
     [trained] = train_members(cfg, x, y, [Member("m", {0: 1.0, 1: 4.0}, 7)])
     model = keras_model(cfg, trained, prep)

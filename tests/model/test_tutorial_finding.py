@@ -25,12 +25,12 @@ def test_the_default_config_reproduces_the_tutorials_finding():
     y_test = GENERATOR_SPEC.target(test)
     weights = class_weight_table(y, cfg)
     members = [
-        Member(name, class_weight_for(variant, weights), cfg.train_seed)
+        Member(name, class_weight_for(variant, weights), cfg.training.seed)
         for name, variant in VARIANTS.items()
     ]
     recall = {}
     for trained in train_members(cfg, x, y, members):  # the default: batched, all at once
-        assert len(trained.losses) == cfg.epochs
+        assert len(trained.losses) == cfg.training.epochs
         model = keras_model(cfg, trained, prep)
         scores = score(model, test, GENERATOR_SPEC)
         recall[trained.name] = variant_metrics(y_test, scores, 0.5)["recall"]

@@ -61,13 +61,22 @@ def test_the_nightly_deployment_has_its_schedule_pool_limit_and_form(stack):
 
     schema = nightly["parameter_openapi_schema"]
     assert schema["additionalProperties"] is False  # scripts/close_parameter_schema.py
-    fields = schema["definitions"]["RetrainConfig"]["properties"]
-    assert schema["properties"]["cfg"]["default"]["epochs"] == 50
+    # The form's groups: one per section, each with its title, its fields documented.
+    definitions = schema["definitions"]
+    sections = definitions["RetrainConfig"]["properties"]
+    assert schema["properties"]["cfg"]["default"]["training"]["epochs"] == 50
+    fields = {}
+    for section, ref in sections.items():
+        assert ref.get("title") and ref.get("description"), section
+        properties = definitions[ref["$ref"].rsplit("/", 1)[1]]["properties"]
+        fields |= {f"{section}.{name}": field for name, field in properties.items()}
     for name, field in fields.items():
         assert field.get("title") and field.get("description"), name
-    assert (fields["epochs"]["minimum"], fields["epochs"]["maximum"]) == (1, 1000)
-    assert fields["minority_fraction"]["exclusiveMinimum"] == 0
-    assert fields["selection_metric"]["enum"] == ["pr_auc", "roc_auc", "recall", "f1"]
+    epochs = fields["training.epochs"]
+    assert (epochs["minimum"], epochs["maximum"]) == (1, 1000)
+    assert fields["generator.minority_fraction"]["exclusiveMinimum"] == 0
+    assert fields["selection.metric"]["enum"] == ["pr_auc", "roc_auc", "recall", "f1"]
+    assert fields["selection.variants"]["default"] == VARIANTS  # filled in on the form
 
     manual = stack.deployment("manual-retrain")
     assert manual["schedules"] == []
@@ -77,16 +86,19 @@ def test_the_nightly_deployment_has_its_schedule_pool_limit_and_form(stack):
     assert manual["job_variables"]["stream_output"] is False
     assert manual["job_variables"]["env"] == {"PREFECT_FLOWS_HEARTBEAT_FREQUENCY": "30"}
     # A run from the UI's form is an experiment unless its author says otherwise.
-    assert manual["parameters"]["cfg"] == {"promote": False}
+    assert manual["parameters"]["cfg"] == {"gate": {"promote": False}}
     # Each night generates new data (seeded by its date): there is something to learn.
-    assert nightly["parameters"]["cfg"] == {"nightly_data": True}
+    assert nightly["parameters"]["cfg"] == {"generator": {"nightly_data": True}}
 
 
 @pytest.mark.parametrize(
     ("cfg", "extra", "field"),
     [
+        ({"training": {"epochs": 0}}, {}, "cfg.training.epochs"),
+        ({"generator": {"minority_fraction": 2}}, {}, "cfg.generator.minority_fraction"),
+        ({"training": {"epoch": 2}}, {}, "'epoch' was unexpected"),
+        # The flat form of earlier versions is checked by the same rules.
         ({"epochs": 0}, {}, "cfg.epochs"),
-        ({"minority_fraction": 2}, {}, "cfg.minority_fraction"),
         # A name the flow does not take: refused here, not a SignatureMismatchError on the
         # worker (the top level is closed by scripts/close_parameter_schema.py).
         ({}, {"foo": 1}, "'foo'"),
@@ -100,7 +112,9 @@ def test_a_bad_parameter_from_the_ui_is_refused_before_any_work(stack, tmp_path,
         before = api.post("/flow_runs/count", json=count).json()
         refused = api.post(
             f"/deployments/{deployment_id}/create_flow_run",
-            json={"parameters": {"cfg": cfg | {"artifacts_dir": str(artifacts)}} | extra},
+            json={
+                "parameters": {"cfg": cfg | {"storage": {"artifacts_dir": str(artifacts)}}} | extra
+            },
         )
         after = api.post("/flow_runs/count", json=count).json()
     assert refused.status_code in (409, 422), refused.text
@@ -113,6 +127,7 @@ def test_a_bad_parameter_from_the_ui_is_refused_before_any_work(stack, tmp_path,
 def test_a_run_outlives_its_killed_worker(stack, worker, tmp_path):
     """SIGKILL the worker while its run trains: the run still completes, once, on disk."""
     artifacts = tmp_path / "artifacts"
+    # In the flat form of earlier versions: the server and the flow still take it.
     cfg = {"n_samples": 5000, "epochs": 2, "artifacts_dir": str(artifacts)}
     deployment_id = stack.deployment("manual-retrain")["id"]
     flow_processes: list[int] = []
@@ -191,7 +206,7 @@ def test_a_run_that_dies_with_its_worker_is_set_crashed_and_nothing_is_promoted(
 
     artifacts = tmp_path / "artifacts"
     # The default 100,000 rows: the run must not end before the kill (it is killed early).
-    cfg = {"artifacts_dir": str(artifacts)}
+    cfg = {"storage": {"artifacts_dir": str(artifacts)}}
     deployment_id = stack.deployment("manual-retrain")["id"]
     flow_processes: list[int] = []
     try:
@@ -288,18 +303,17 @@ def test_nightly_runs_train_on_their_window_report_drift_skip_and_prune(
         for path in (staging / name / "manifest.json", staging / name):
             os.utime(path, (stamp, stamp))
     cfg = {
-        "data": str(events),
-        "label": "churned",
-        "positive": "yes",
-        "time_column": "ts",
-        "window_days": 2,
-        "epochs": 1,
-        "sweep_points": 0,
-        "n_seeds": 1,
-        "min_positives": 100_000,  # the first run becomes champion; later ones cannot
-        "keep_runs": 1,
-        "staging_days": 1,
-        "artifacts_dir": str(artifacts),
+        "source": {
+            "path": str(events),
+            "label": "churned",
+            "positive": "yes",
+            "time_column": "ts",
+            "window_days": 2,
+        },
+        "training": {"epochs": 1},
+        "selection": {"sweep_points": 0, "n_seeds": 1},
+        "gate": {"min_positives": 100_000},  # the first run becomes champion; later ones cannot
+        "storage": {"keep_runs": 1, "staging_days": 1, "artifacts_dir": str(artifacts)},
     }
     deployment_id = stack.deployment("nightly-retrain")["id"]
     runs = []
@@ -312,7 +326,7 @@ def test_nightly_runs_train_on_their_window_report_drift_skip_and_prune(
         # The last night again, from the UI's Run button (the manual deployment, as of
         # that night): nothing new to learn.
         manual_id = stack.deployment("manual-retrain")["id"]
-        again_cfg = cfg | {"as_of": f"{DAYS[-1]}T02:00:00Z"}
+        again_cfg = cfg | {"nightly": {"as_of": f"{DAYS[-1]}T02:00:00Z"}}
         created = api.post(
             f"/deployments/{manual_id}/create_flow_run", json={"parameters": {"cfg": again_cfg}}
         )

@@ -145,8 +145,8 @@ def test_a_failed_champion_write_keeps_the_old_file_whole(tmp_path, monkeypatch)
 
 
 def test_a_champion_whose_run_is_gone_is_reported_not_raised(tmp_path):
-    cfg = RetrainConfig(artifacts_dir=str(tmp_path / "artifacts"))
-    artifacts = ArtifactStore(cfg.artifacts_dir)
+    cfg = RetrainConfig(storage={"artifacts_dir": str(tmp_path / "artifacts")})
+    artifacts = ArtifactStore(cfg.storage.artifacts_dir)
     artifacts.set_champion({"run_id": "20260101T000000Z-gone", "variant": "balanced"})
     run = artifacts.start_run(NEW_RUN)
     test = pd.DataFrame({"x1": [0.1, 0.2], "x2": [0.3, 0.4], "label": [0, 1]})
@@ -159,7 +159,7 @@ def test_a_champion_whose_run_is_gone_is_reported_not_raised(tmp_path):
 
 
 def test_no_champion_means_nothing_to_score(tmp_path):
-    cfg = RetrainConfig(artifacts_dir=str(tmp_path))
+    cfg = RetrainConfig(storage={"artifacts_dir": str(tmp_path)})
     run = ArtifactStore(tmp_path).start_run(NEW_RUN)
     assert score_champion.fn(cfg, run, GENERATOR_SPEC) is None
 

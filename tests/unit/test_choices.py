@@ -13,7 +13,7 @@ WEIGHTS = {"balanced": {0: 0.5, 1: 50.0}, "manual": {0: 1.0, 1: 200.0}}
 
 
 def test_the_plan_has_final_models_and_blind_ones_from_several_seeds():
-    cfg = RetrainConfig(n_seeds=3, sweep_points=4)
+    cfg = RetrainConfig(selection={"n_seeds": 3, "sweep_points": 4})
     members = plan_members(cfg, WEIGHTS)
     final = [m for m in members if not m.blind]
     blind = [m for m in members if m.blind]
@@ -21,10 +21,10 @@ def test_the_plan_has_final_models_and_blind_ones_from_several_seeds():
     assert [m.name for m in final] == [
         "baseline", "balanced", "manual", "w=1", "w=7.937", "w=63", "w=100", "w=500",
     ]  # fmt: skip
-    assert all(m.seed == cfg.train_seed for m in final)
+    assert all(m.seed == cfg.training.seed for m in final)
     assert len(blind) == 3 * len(final)
     assert {m.seed for m in blind} == {42, 43, 44}
-    assert plan_members(cfg.model_copy(update={"sweep_points": 0}), WEIGHTS)[3].blind
+    assert plan_members(cfg.updated(selection={"sweep_points": 0}), WEIGHTS)[3].blind
 
 
 def _member(name: str, separation: float) -> TrainedMember:
@@ -45,7 +45,7 @@ def test_the_sweep_picks_the_weight_that_separates_best_and_the_thresholds_follo
     y = (rng.random(2_000) < 0.05).astype(int)
     # Positives sit higher, with noise: a model's quality is how much it amplifies x.
     x = (y * 1.0 + rng.normal(scale=1.0, size=2_000)).astype(np.float32).reshape(-1, 1)
-    cfg = RetrainConfig(variants=["baseline"], n_seeds=2, sweep_points=2)
+    cfg = RetrainConfig(selection={"variants": ["baseline"], "n_seeds": 2, "sweep_points": 2})
     trained = []
     for seed in (42, 43):
         trained.append(_member(f"baseline@{seed}", 0.1))
@@ -84,7 +84,7 @@ def test_a_logistic_regression_reference_is_measured_per_variant():
         y = (rng.random(n) < 0.1).astype(int)
         return (y[:, None] * 2.0 + rng.normal(size=(n, 2))).astype(np.float32), y
 
-    cfg = RetrainConfig(variants=["baseline", "manual"])
+    cfg = RetrainConfig(selection={"variants": ["baseline", "manual"]})
     found = logistic_references(cfg, WEIGHTS, part(2_000), part(1_000), part(1_000))
     assert list(found) == ["baseline", "manual"]
     assert found["manual"]["class_weight"] == {0: 1.0, 1: 200.0}

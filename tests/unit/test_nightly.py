@@ -35,11 +35,11 @@ SCHEDULED = datetime(2026, 11, 28, 2, 0, tzinfo=UTC)
     ],
 )
 def test_as_of_given_wins_over_the_schedule(text, expected):
-    assert RetrainConfig(as_of=text).as_of_time(SCHEDULED) == expected
+    assert RetrainConfig(nightly={"as_of": text}).as_of_time(SCHEDULED) == expected
 
 
 def test_an_as_of_keeps_its_offset_so_its_date_is_the_one_written():
-    as_of = RetrainConfig(as_of="2026-11-28T01:00:00+05:00").as_of_time(SCHEDULED)
+    as_of = RetrainConfig(nightly={"as_of": "2026-11-28T01:00:00+05:00"}).as_of_time(SCHEDULED)
     assert as_of.date().isoformat() == "2026-11-28"  # in UTC it is still the 27th
     assert as_of == datetime(2026, 11, 27, 20, tzinfo=UTC)
 
@@ -47,7 +47,7 @@ def test_an_as_of_keeps_its_offset_so_its_date_is_the_one_written():
 @pytest.mark.parametrize("text", ["0001-01-01", "9999-12-31T23:00:00-05:00"])
 def test_an_as_of_far_in_the_past_or_future_is_refused_in_one_line(text):
     with pytest.raises(ValidationError, match="outside the years 1970 to 9000"):
-        RetrainConfig(as_of=text)
+        RetrainConfig(nightly={"as_of": text})
 
 
 def test_as_of_is_the_scheduled_time_else_now():
@@ -59,20 +59,26 @@ def test_as_of_is_the_scheduled_time_else_now():
 @pytest.mark.parametrize("text", ["yesterday", "2026-13-01", "28.11.2026"])
 def test_a_bad_as_of_is_refused_with_an_example(text):
     with pytest.raises(ValidationError, match="ISO 8601 date or time, e.g. 2026-11-28"):
-        RetrainConfig(as_of=text)
+        RetrainConfig(nightly={"as_of": text})
 
 
 @pytest.mark.parametrize(
     ("fields", "message"),
     [
-        ({"window_days": 3}, "window_days applies to data only"),
-        ({"time_column": "day"}, "time_column applies to data only"),
-        ({"split": "time"}, "split `time` needs a time_column"),
-        ({"data": "x.csv", "nightly_data": True}, "nightly_data seeds the generator"),
-        ({"data": "x.csv", "time_column": "label"}, "cannot be the label or a feature"),
-        ({"data": "x.csv", "features": ["a", "t"], "time_column": "t"}, "cannot be the label"),
-        ({"window_days": -1}, "greater than or equal to 0"),
-        ({"keep_runs": -1}, "greater than or equal to 0"),
+        ({"source": {"window_days": 3}}, "source.window_days applies to your own data only"),
+        ({"source": {"time_column": "day"}}, "source.time_column applies to your own data"),
+        ({"holdout": {"kind": "time"}}, "holdout.kind `time` needs a source.time_column"),
+        (
+            {"source": {"path": "x.csv"}, "generator": {"nightly_data": True}},
+            "generator.nightly_data seeds the generator",
+        ),
+        ({"source": {"path": "x.csv", "time_column": "label"}}, "cannot be the label"),
+        (
+            {"source": {"path": "x.csv", "features": ["a", "t"], "time_column": "t"}},
+            "cannot be the label",
+        ),
+        ({"source": {"window_days": -1}}, "greater than or equal to 0"),
+        ({"storage": {"keep_runs": -1}}, "greater than or equal to 0"),
     ],
 )
 def test_nightly_fields_refuse_what_cannot_work(fields, message):
@@ -84,8 +90,8 @@ def test_nightly_fields_refuse_what_cannot_work(fields, message):
 
 
 def test_nightly_data_differs_per_night_and_the_default_stays_the_tutorials():
-    tutorial = RetrainConfig(n_samples=1000)
-    nightly = RetrainConfig(n_samples=1000, nightly_data=True)
+    tutorial = RetrainConfig(generator={"n_samples": 1000})
+    nightly = RetrainConfig(generator={"n_samples": 1000, "nightly_data": True})
     night = datetime(2026, 11, 28, 2, tzinfo=UTC)
     assert generator_seed(tutorial, night) == 0
     assert generator_seed(nightly, night) == 20261128
@@ -122,23 +128,23 @@ def _complete_run(artifacts: ArtifactStore, run_id: str, cfg: RetrainConfig, sha
 
 def test_skip_only_when_data_and_config_equal_the_newest_runs(tmp_path):
     artifacts = ArtifactStore(tmp_path)
-    cfg = RetrainConfig(epochs=3, artifacts_dir=str(tmp_path))
+    cfg = RetrainConfig(training={"epochs": 3}, storage={"artifacts_dir": str(tmp_path)})
     assert unchanged_since(artifacts, cfg, "abc") is None  # no run yet
     _complete_run(artifacts, "20261127T020000Z-a", cfg, "old")
     _complete_run(artifacts, "20261128T020000Z-b", cfg, "abc")
     assert unchanged_since(artifacts, cfg, "abc") == "20261128T020000Z-b"
     # Another night, the retention settings, the skip setting: nothing the models learn from.
-    other_night = cfg.model_copy(update={"as_of": "2026-11-29", "keep_runs": 3})
+    other_night = cfg.updated(nightly={"as_of": "2026-11-29"}, storage={"keep_runs": 3})
     assert unchanged_since(artifacts, other_night, "abc") == "20261128T020000Z-b"
     assert unchanged_since(artifacts, cfg, "new") is None  # new data
-    assert unchanged_since(artifacts, cfg.model_copy(update={"epochs": 4}), "abc") is None
+    assert unchanged_since(artifacts, cfg.updated(training={"epochs": 4}), "abc") is None
     # Only the newest run counts: going back to older data is a change.
     assert unchanged_since(artifacts, cfg, "old") is None
 
 
 def test_a_run_of_other_code_is_not_a_reason_to_skip(tmp_path):
     artifacts = ArtifactStore(tmp_path)
-    cfg = RetrainConfig(artifacts_dir=str(tmp_path))
+    cfg = RetrainConfig(storage={"artifacts_dir": str(tmp_path)})
     _complete_run(artifacts, "20261128T020000Z-b", cfg, "abc")
     assert unchanged_since(artifacts, cfg, "abc") == "20261128T020000Z-b"
     path = artifacts.runs_dir / "20261128T020000Z-b" / "manifest.json"
@@ -152,11 +158,11 @@ def test_a_run_of_other_code_is_not_a_reason_to_skip(tmp_path):
 
 def test_a_damaged_or_older_manifest_never_makes_a_night_skip(tmp_path):
     artifacts = ArtifactStore(tmp_path)
-    cfg = RetrainConfig(artifacts_dir=str(tmp_path))
+    cfg = RetrainConfig(storage={"artifacts_dir": str(tmp_path)})
     _complete_run(artifacts, "20261128T020000Z-b", cfg, "abc")
     path = artifacts.runs_dir / "20261128T020000Z-b" / "manifest.json"
     manifest = json.loads(path.read_text())
-    del manifest["config"]["window_days"]  # written by a version without the field
+    del manifest["config"]["source"]["window_days"]  # written by a version without the field
     path.write_text(json.dumps(manifest))
     assert unchanged_since(artifacts, cfg, "abc") is None
     for damaged in ("{not json", "[]", '{"config": 3, "data": {"sha256": "abc"}}'):
@@ -184,7 +190,9 @@ def test_a_time_split_needs_more_than_one_time():
 
 
 def test_split_frame_by_time_refuses_a_part_without_positives():
-    cfg = RetrainConfig(data="x.csv", time_column="t", split="time", test_size=0.25)
+    cfg = RetrainConfig(
+        source={"path": "x.csv", "time_column": "t"}, holdout={"kind": "time", "test_size": 0.25}
+    )
     frame = pd.DataFrame({"x1": np.arange(8.0), "x2": 0.0, "label": [1, 1, 0, 0, 0, 0, 0, 0]})
     times = pd.Series(pd.date_range("2026-11-01", periods=8, freq="D"))
     with pytest.raises(DataError, match="the test split has no minority example"):

@@ -21,7 +21,7 @@ def _metrics(score: float) -> dict:
 
 def _complete(tmp_path, name: str, incumbent: dict | None, score: float = 0.9):
     """Run a staged run to completion with a proposal made against `incumbent`."""
-    cfg = RetrainConfig(artifacts_dir=str(tmp_path))
+    cfg = RetrainConfig(storage={"artifacts_dir": str(tmp_path)})
     written = {}
 
     def record(decision, paths):
@@ -101,7 +101,7 @@ def test_a_damaged_latest_file_is_rebuilt_by_the_next_run(tmp_path):
 
 
 def test_a_run_that_fails_before_completing_changes_nothing_shared(tmp_path):
-    cfg = RetrainConfig(artifacts_dir=str(tmp_path))
+    cfg = RetrainConfig(storage={"artifacts_dir": str(tmp_path)})
     with pytest.raises(RuntimeError), staged_run(cfg, "20260102T000000Z-boom") as staged:
         raise RuntimeError("boom")
     artifacts = ArtifactStore(tmp_path)

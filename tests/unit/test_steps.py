@@ -13,7 +13,7 @@ from imbalance.report import comparison_table
 from imbalance.variants import VARIANTS, class_weight_for
 from imbalance.weights import balanced_class_weights, class_weight_table
 
-SMALL = RetrainConfig(n_samples=2_000)
+SMALL = RetrainConfig(generator={"n_samples": 2_000})
 
 
 def test_generated_data_has_the_columns_and_is_fixed_by_its_seed():
@@ -21,7 +21,7 @@ def test_generated_data_has_the_columns_and_is_fixed_by_its_seed():
     assert list(first.columns) == ["x1", "x2", "label"]
     assert set(first["label"].unique()) <= {0, 1}
     pd.testing.assert_frame_equal(first, again)
-    other = make_dataset(SMALL.model_copy(update={"data_seed": 1}))
+    other = make_dataset(SMALL.updated(generator={"seed": 1}))
     assert not first.equals(other)
 
 
@@ -33,7 +33,7 @@ def test_split_sizes_follow_test_size_and_rows_are_not_shared():
 
 
 def test_stratified_split_keeps_the_class_ratio():
-    cfg = SMALL.model_copy(update={"stratify": True})
+    cfg = SMALL.updated(holdout={"stratify": True})
     frame = make_dataset(cfg)
     train, test = split_frame(frame, cfg, GENERATOR_SPEC)
     assert abs(train["label"].mean() - test["label"].mean()) < 0.005
@@ -42,7 +42,7 @@ def test_stratified_split_keeps_the_class_ratio():
 def test_a_training_split_without_minority_is_refused_in_one_line():
     frame = pd.DataFrame({"x1": np.zeros(200), "x2": np.zeros(200), "label": np.zeros(200, int)})
     with pytest.raises(DataError, match="no minority example") as info:
-        split_frame(frame, RetrainConfig(n_samples=200), GENERATOR_SPEC)
+        split_frame(frame, RetrainConfig(generator={"n_samples": 200}), GENERATOR_SPEC)
     assert "\n" not in str(info.value)
 
 
@@ -127,7 +127,7 @@ def test_the_gate_is_a_stratified_share_of_the_validation_rows():
     assert set(gate) <= set(held) and len(gate) == 200  # half of the 400
     assert train["label"].iloc[gate].sum() == 10  # half of the 20 positives
     assert list(gate) == sorted(gate)
-    again = gate_rows(train, held, RetrainConfig(gate_share=0.25), GENERATOR_SPEC)
+    again = gate_rows(train, held, RetrainConfig(holdout={"gate_share": 0.25}), GENERATOR_SPEC)
     assert len(again) == 100
     # One positive validation row cannot be shared: no gate (the gate then refuses).
     one = train.iloc[np.r_[0, 100:1_100]].reset_index(drop=True)
@@ -141,4 +141,6 @@ def test_a_gate_that_would_take_every_positive_is_not_kept():
     train = pd.DataFrame({"x1": np.zeros(100), "x2": np.zeros(100), "label": labels})
     held = np.arange(100)
     # 90% of 3 positives: the choosing rows would have none; choose on all instead.
-    assert len(gate_rows(train, held, RetrainConfig(gate_share=0.9), GENERATOR_SPEC)) == 0
+    assert (
+        len(gate_rows(train, held, RetrainConfig(holdout={"gate_share": 0.9}), GENERATOR_SPEC)) == 0
+    )

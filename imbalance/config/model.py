@@ -1,0 +1,191 @@
+"""The config's sections about models: the network, its training, the choices, the gate."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from imbalance.config.flat import Flat
+from imbalance.variants import VARIANTS
+
+# Derived from VARIANTS so that adding a variant is one line, there.
+VariantName = Literal[tuple(VARIANTS)]  # type: ignore[valid-type]
+SelectionMetric = Literal["pr_auc", "roc_auc", "recall", "f1"]
+Trainer = Literal["batched", "fused", "fit"]
+ThresholdPolicy = Literal["fixed", "max_f1", "target_recall", "target_precision"]
+
+
+class NetworkSection(BaseModel):
+    """The config's `network` section (what it holds: `RetrainConfig.network`)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    hidden_units: int = Field(
+        2, ge=1, le=256, title="Hidden units", description="Units in each of the two hidden layers."
+    )
+    learning_rate: float = Field(
+        0.001, gt=0, le=1, title="Learning rate", description="Adam's learning rate."
+    )
+
+
+class TrainingSection(BaseModel):
+    """The config's `training` section (what it holds: `RetrainConfig.training`)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    epochs: int = Field(
+        50, ge=1, le=1000, title="Epochs", description="Passes over the training split."
+    )
+    batch_size: int = Field(
+        100, ge=1, le=1_000_000, title="Batch size", description="Rows per gradient step."
+    )
+    seed: Annotated[int, Flat("train_seed")] = Field(
+        42, ge=0, title="Training seed", description="Seed of each variant's weights and shuffling."
+    )
+    trainer: Trainer = Field(
+        "batched",
+        title="Trainer",
+        description="batched: all models in one compiled loop (fastest); fused: one compiled "
+        "loop per model, one after another; fit: Keras model.fit. The same updates in each.",
+    )
+    dask_address: str = Field(
+        "",
+        title="Dask scheduler",
+        description="Where the models train: empty for threads of the flow's process; "
+        "`local` for a temporary cluster of worker processes on this machine; or a running "
+        "scheduler's address, e.g. tcp://10.0.0.5:8786 (its workers must see the artifacts "
+        "folder). The environment variable IMBALANCE_DASK_ADDRESS fills an empty one.",
+        pattern=r"^$|^local$|^(tcp|tls|inproc|ucx)://\S+$",
+    )
+    dask_workers: int = Field(
+        2,
+        ge=1,
+        le=64,
+        title="Local Dask workers",
+        description="Worker processes of the temporary cluster (dask_address `local`).",
+    )
+    models_per_task: int = Field(
+        0,
+        ge=0,
+        le=100_000,
+        title="Models per task",
+        description="Models one training task trains together, the unit of work a Dask "
+        "worker gets. 0: all in one task on threads; on Dask, an equal share per worker.",
+    )
+
+
+class SelectionSection(BaseModel):
+    """The config's `selection` section (what it holds: `RetrainConfig.selection`)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    # Plain defaults (pydantic copies them for each config), not factories: the JSON schema
+    # then carries them, and the UI's form shows them filled in.
+    variants: list[VariantName] = Field(
+        list(VARIANTS),
+        min_length=1,
+        title="Variants",
+        description="Which variants to train: " + ", ".join(VARIANTS) + ".",
+    )
+    manual_class_weight: dict[int, float] = Field(
+        {0: 1.0, 1: 200.0},
+        title="Manual class weight",
+        description="Weight of class 0 and class 1 for the `manual` variant; each > 0.",
+        # The same rule for the server: it checks the UI's form against this schema
+        # before a run exists, where the validator below has not yet run.
+        json_schema_extra={
+            "propertyNames": {"enum": ["0", "1"]},
+            "required": ["0", "1"],
+            "additionalProperties": {"type": "number", "exclusiveMinimum": 0},
+        },
+    )
+    sweep_points: int = Field(
+        6,
+        ge=0,
+        le=50,
+        title="Class-weight sweep",
+        description="Minority weights tried, log-spaced from 1 to 500, plus the balanced one; "
+        "the best on validation becomes the `tuned` variant. 0: no sweep.",
+    )
+    n_seeds: int = Field(
+        3,
+        ge=1,
+        le=20,
+        title="Seeds",
+        description="Initial weights each choice is measured with (training.seed, "
+        "training.seed + 1, ...): the report gives mean ± standard deviation, choices use "
+        "the mean.",
+    )
+    metric: Annotated[SelectionMetric, Flat("selection_metric")] = Field(
+        "pr_auc",
+        title="Selection metric",
+        description="Minority-class metric that picks the best variant and the champion.",
+    )
+    threshold_policy: ThresholdPolicy = Field(
+        "max_f1",
+        title="Threshold policy",
+        description="How each model's threshold is chosen on validation: fixed (the "
+        "threshold below), max_f1, target_recall (highest precision with recall >= the "
+        "target) or target_precision (highest recall with precision >= the target).",
+    )
+    threshold_target: float = Field(
+        0.8,
+        gt=0,
+        le=1,
+        title="Threshold target",
+        description="The recall or precision the target_* policies aim for.",
+    )
+    threshold: float = Field(
+        0.5,
+        gt=0,
+        lt=1,
+        title="Fixed threshold",
+        description="Score at or above which a row is called class 1 (policy fixed).",
+    )
+
+    @field_validator("manual_class_weight")
+    @classmethod
+    def _weights_for_both_classes(cls, value: dict[int, float]) -> dict[int, float]:
+        if set(value) != {0, 1}:
+            raise ValueError(
+                f"needs a weight for class 0 and class 1 only, got classes {sorted(value)}"
+            )
+        bad = {k: v for k, v in value.items() if not v > 0}
+        if bad:
+            raise ValueError(f"weights must be > 0, got {bad}")
+        return value
+
+    @field_validator("variants")
+    @classmethod
+    def _no_repeated_variant(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise ValueError("a variant is listed twice")
+        return value
+
+
+class GateSection(BaseModel):
+    """The config's `gate` section (what it holds: `RetrainConfig.gate`)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    min_improvement: float = Field(
+        0.0,
+        ge=0,
+        le=1,
+        title="Minimum improvement",
+        description="How much the candidate must beat the champion by to replace it: the "
+        "lower end of the 95% bootstrap interval of the difference must exceed it.",
+    )
+    min_positives: int = Field(
+        30,
+        ge=1,
+        title="Minimum positives",
+        description="Positive gate rows (see holdout.gate_share) below which the champion gate "
+        "refuses to compare (a difference on a handful of positives is noise).",
+    )
+    promote: bool = Field(
+        True,
+        title="Eligible for promotion",
+        description="Whether this run may replace the champion (off for experiments).",
+    )
