@@ -29,7 +29,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from imbalance.model import definition
-from imbalance.model.batched import BatchResult, Programs, train_batched
+from imbalance.model.batched import BatchResult, train_batched
+from imbalance.model.loop import Programs
 
 if TYPE_CHECKING:
     import keras

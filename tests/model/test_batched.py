@@ -7,9 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from imbalance.model.batched import BatchResult, Programs, member_model, train_batched
+from imbalance.model.batched import BatchResult, member_model, train_batched
 from imbalance.model.definition import SMALL_LAYER
 from imbalance.model.fused import train_fused
+from imbalance.model.loop import Programs
 from imbalance.model.network import adam_state, build_model, train_with_fit
 from imbalance.model.tf import load_keras
 
