@@ -143,7 +143,8 @@ def train_batched(
     start = [[np.array(w, np.float32) for w in ws] for ws in initial]
     if resume is None:
         zeros = [[np.zeros_like(w) for w in ws] for ws in start]
-        resume = BatchResult(start, zeros, [[z.copy() for z in ws] for ws in zeros], None, 0)
+        fresh = [[z.copy() for z in ws] for ws in zeros]
+        resume = BatchResult(start, zeros, fresh, np.zeros((n_members, 0), np.float32), 0)
     if n_members == 0 or n_rows == 0 or epochs <= 0:
         return BatchResult(
             start,
