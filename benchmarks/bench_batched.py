@@ -4,12 +4,15 @@ Rows: one model alone; the tutorial's three variants (K = 3 in one call against
 three calls); a 100-model sweep (20 minority weights log-spaced 1..500 x 5 seeds)
 batched against one at a time. All on the tutorial's default data (100,000 rows,
 80,000 to train), 50 epochs, batch 100: 40,000 Adam steps per model. Times include
-compilation: each row's `train_fused` calls share one `fused.Programs` of their
-own, so each row compiles once, as a run training model by model does. Peak memory is the process's
-resident-set high-water mark after the row (`ru_maxrss`, so never lower than an
-earlier row's). Then the compiled loop's time per step at K = 10 ... 1,000 members
-per call (compiling left out), the machine's float32 matmul rate and the sweep's
-FLOPs per step, to say where the time goes.
+compilation: each row's `train_fused` calls share one `loop.Programs` of their
+own, so each row compiles once, as a run training model by model does. Since issue
+21, `train_fused` is the batched loop with one member, so the weight differences
+against it measure what a member's company changes (0 measured), not a second
+implementation; tests/model/test_batched.py compares members with `model.fit`.
+Peak memory is the process's resident-set high-water mark after the row
+(`ru_maxrss`, so never lower than an earlier row's). Then the compiled loop's time
+per step at K = 10 ... 1,000 members per call (compiling left out), the machine's
+float32 matmul rate and the sweep's FLOPs per step, to say where the time goes.
 
 Writes benchmarks/results/bench_batched.json and prints a markdown table.
 """
@@ -36,7 +39,7 @@ from imbalance.data.generator import (  # noqa: E402
     features_and_labels,  # noqa: E402
     make_dataset,
 )
-from imbalance.model import fused  # noqa: E402
+from imbalance.model import fused, loop  # noqa: E402
 from imbalance.model.batched import train_batched  # noqa: E402
 from imbalance.model.network import build_model  # noqa: E402
 
@@ -62,7 +65,7 @@ def peak_mib() -> float:
 
 def one_at_a_time(x, y, members: list[tuple[int, dict | None]]) -> tuple[float, list]:
     """Return the seconds taken to train each (seed, class weight) by train_fused, and weights."""
-    programs = fused.Programs()  # one compile for all, as a run's one-by-one trainer does
+    programs = loop.Programs()  # one compile for all, as a run's one-by-one trainer does
     started = time.perf_counter()
     weights = []
     for seed, class_weight in members:

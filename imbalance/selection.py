@@ -416,37 +416,6 @@ def minority_weights(
 # --- reference scorers ----------------------------------------------------------------------
 
 
-def dense_scores(weights: list[np.ndarray], x: np.ndarray) -> np.ndarray:
-    """Return the sigmoid scores of a Dense(relu)... -> Dense(1, sigmoid) network, in float32.
-
-    `weights` in Keras's `model.get_weights()` order [W1, b1, ..., Wk, bk]: every layer
-    but the last is relu, the last one sigmoid. Why: scoring dozens of sweep members on
-    validation rows without building a Keras model for each (equal to `model.predict`
-    within 1e-6: tested). The sigmoid is evaluated as exp(-|z|) based halves, which
-    never overflow: 1 / (1 + e) for z >= 0, e / (1 + e) for z < 0, e = exp(-|z|).
-    """
-    if len(weights) < 2 or len(weights) % 2:
-        raise ValueError("weights must be [W1, b1, ..., Wk, bk]: kernel and bias pairs")
-    h = np.asarray(x, dtype=np.float32)
-    if h.ndim != 2 or h.shape[1] != np.shape(weights[0])[0]:
-        kernel_shape = np.shape(weights[0])
-        raise ValueError(f"x of shape {h.shape} does not fit a first kernel of {kernel_shape}")
-    if np.shape(weights[-2])[-1] != 1:
-        raise ValueError("the last layer must have one unit (the class-1 score)")
-    layers = [
-        (np.asarray(k, dtype=np.float32), np.asarray(b, dtype=np.float32))
-        for k, b in zip(weights[::2], weights[1::2], strict=True)
-    ]
-    for kernel, bias in layers[:-1]:
-        h = np.maximum(h @ kernel + bias, np.float32(0))
-    kernel, bias = layers[-1]
-    z = (h @ kernel + bias)[:, 0]
-    with np.errstate(under="ignore"):  # exp(-|z|) underflowing to 0 is the right limit
-        e = np.exp(-np.abs(z))
-    one = np.float32(1)
-    return np.where(z >= 0, one / (one + e), e / (one + e)).astype(np.float32)
-
-
 def logistic_reference(
     x_fit: np.ndarray,
     y_fit: np.ndarray,

@@ -7,26 +7,20 @@ updates all K members: each has its own initial weights, class weights and Adam
 state, and all see the same batches (the order of `epoch_order(len(x), seed,
 epoch)`, as `train_fused` with that seed).
 
-A member's arithmetic is the single trainer's, written out in plain TensorFlow:
-Keras's compiled loss (sigmoid cross-entropy on the logits, weighted sum over the
-batch divided by its size), fit's epoch loss (the batch-size-weighted mean of the
-batch losses), Keras 3's Adam (`keras/src/optimizers/adam.py`: m += (g - m)(1 - b1),
-v += (g^2 - v)(1 - b2), w -= m lr sqrt(1 - b2^t) / (1 - b1^t) / (sqrt(v) + eps),
-t = iterations + 1). Nothing is shared between members but the batches, so a
+A member's arithmetic is the network's one definition (imbalance/model/definition.py:
+its forward pass, loss and Keras Adam), reduced as fit reduces it (the weighted row
+losses summed over the batch size; the epoch loss the batch-size-weighted mean of
+the batch losses). Nothing is shared between members but the batches, so a
 member comes out the same whatever else trains beside it, up to the float32
 rounding XLA brings in with size (it picks its loop and reduce code by operand
 shape): measured on 3,000 rows, 72 steps, a member is bit-identical alone, among
 3, 40 or 100 members, chunked or not; among 150 or more, some biases move by
-~1e-8 (an ulp or two) (tests/model/test_batched.py).
+~1e-8 (an ulp or two) (tests/model/test_batched.py). The fused trainer is this
+one with a single member.
 
-Inside the compiled loop the members are the last axis of every tensor (see
-_compile): a kernel is (in, out, K), a layer's values (units, batch, K), and the
-weights and Adam slots are one (n_params, K) tensor each. The tiny layers are
-broadcast products summed over the input axis rather than dots: a batched dot of
-(batch, 2) x (2, 2) matrices per member cost ~2.5x more per step (measured, K =
-100), and a dot contracting the shared x with all members' kernels at once rounded
-differently from K ~ 17 on. Layers of more than `SMALL_LAYER` kernel entries are
-`einsum`s.
+Inside the compiled loop (imbalance/model/loop.py) the members are the last axis
+of every tensor: a kernel is (in, out, K), a layer's values (units, batch, K), and
+the weights and Adam's slots are one (n_params, K) variable each.
 
 Memory. The data, labels and row orders are shared; what grows with K is each
 step's activations and gradients and each member's parameters and Adam slots:
@@ -52,25 +46,23 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from imbalance.model.fused import batch_rows, class_weights_per_row, epoch_order
+from imbalance.model import definition
+from imbalance.model.loop import Programs
+from imbalance.model.rows import class_weights_per_row, epoch_order
 from imbalance.model.tf import load_keras
 
 if TYPE_CHECKING:
     import keras
     import tensorflow as tf
 
-# Keras 3 Adam's defaults (the tutorial's network is compiled with them).
-BETA_1 = 0.9
-BETA_2 = 0.999
-EPSILON = 1e-7
-# Layers with at most this many kernel entries (in x out) are computed elementwise,
-# larger ones as dots (see _compile's logits_of).
-SMALL_LAYER = 64
 # Bound on the member-dependent memory of one compiled call (see the module docstring).
 MEMBER_BUDGET_BYTES = 256 * 2**20
-# Host memory for the row orders of one compiled call, and compiled calls per
-# training at most (progress is reported between them): as in fused.py.
+# Host memory allowed for the precomputed row orders of one compiled call. The
+# default job's 50 orders (16 MB) fit in one call; at 10M rows each call gets one
+# epoch's order (40 MB) while a thread shuffles the next.
 ORDER_BUDGET_BYTES = 64 * 2**20
+# Compiled calls per training at most, so that progress can be reported between them;
+# the calls share one compilation, so ten cost ~nothing more than one.
 PROGRESS_UPDATES = 10
 
 
@@ -94,7 +86,7 @@ def member_bytes(shapes: Sequence[tuple[int, ...]], batch_size: int) -> int:
     """Return the estimated bytes one member adds to a compiled call (module docstring)."""
     kernels = shapes[0::2]
     units = sum(shape[1] for shape in kernels)
-    products = sum(i * o for i, o in kernels if i * o <= SMALL_LAYER)
+    products = sum(i * o for i, o in kernels if i * o <= definition.SMALL_LAYER)
     params = sum(int(np.prod(shape)) for shape in shapes)
     return 4 * (batch_size * (4 * units + products) + 8 * params)
 
@@ -119,15 +111,21 @@ def train_batched(
     max_members: int | None = None,
     ignore: np.ndarray | None = None,
     blind: Sequence[bool] | None = None,
+    resume: BatchResult | None = None,
+    programs: Programs | None = None,
 ) -> BatchResult:
     """Return each member's trained weights, Adam state and epoch losses.
 
-    Member k starts from `initial[k]` (a `model.get_weights()` list of Dense
-    kernels and biases: relu between layers, one sigmoid unit last) and weighs rows
-    by `class_weights[k]` (None: all 1). It ends where `train_fused` would leave
-    that model, compiled with binary cross-entropy and Adam(`learning_rate`), for
-    the same `epochs`, `batch_size`, `shuffle` and `seed`, to float32 rounding.
-    At most `max_members` (default: the memory budget's share) train per call.
+    Member k starts from `initial[k]` (the network's `get_weights()`: kernels and
+    biases, see `definition.weight_shapes`) and weighs rows by `class_weights[k]`
+    (None: all 1). It ends where `model.fit` would leave that network, compiled by
+    `definition.compile_network` with `learning_rate`, for the same `epochs`,
+    `batch_size` and (with `shuffle=False`) batches, to float32 rounding; with
+    `shuffle`, epoch e visits the rows in `epoch_order(len(x), seed, e)`. At most
+    `max_members` (default: the memory budget's share) train per call. `resume`:
+    the members' Adam state to go on from (its momentums, velocities and
+    iterations; default: a fresh Adam). `programs` keeps the compiled loop for the
+    caller's next training of the same shape (default: this call's own).
 
     Members k with `blind[k]` never learn from the rows where `ignore` is true (they
     weigh 0 for them: `train_fused(..., ignore=...)`); the others learn from all. So
@@ -142,15 +140,18 @@ def train_batched(
     n_rows = len(x)
     if seed < 0:
         raise ValueError(f"seed must be non-negative, got {seed}")
-    if n_members == 0 or n_rows == 0 or epochs <= 0:
-        start = [[np.array(w, np.float32) for w in ws] for ws in initial]
+    start = [[np.array(w, np.float32) for w in ws] for ws in initial]
+    if resume is None:
         zeros = [[np.zeros_like(w) for w in ws] for ws in start]
+        fresh = [[z.copy() for z in ws] for ws in zeros]
+        resume = BatchResult(start, zeros, fresh, np.zeros((n_members, 0), np.float32), 0)
+    if n_members == 0 or n_rows == 0 or epochs <= 0:
         return BatchResult(
             start,
-            zeros,
-            [[z.copy() for z in ws] for ws in zeros],
+            [[np.array(w, np.float32) for w in ws] for ws in resume.momentums],
+            [[np.array(w, np.float32) for w in ws] for ws in resume.velocities],
             np.zeros((n_members, 0), np.float32),
-            0,
+            resume.iterations,
         )
     batch_size = min(int(batch_size), n_rows)
     per_call = members_per_call(shapes, batch_size)
@@ -194,16 +195,15 @@ def train_batched(
     padded = n_calls * per_call
     pick = np.minimum(np.arange(padded), n_members - 1)
     params = np.stack([_flat(initial[k]) for k in pick])
-    moments = np.zeros_like(params)
-    velocities = np.zeros_like(params)
+    moments = np.stack([_flat(resume.momentums[k]) for k in pick])
+    velocities = np.stack([_flat(resume.velocities[k]) for k in pick])
     table = table[pick]
     losses = np.zeros((padded, epochs), np.float32)
 
-    run = _compile(shapes, n_rows, batch_size, epochs_per_call)
+    loop = (programs or Programs()).get(shapes, n_rows, batch_size, epochs_per_call, per_call)
     x_all = tf.convert_to_tensor(np.asarray(x, dtype=np.float32))
     y_all = tf.convert_to_tensor(np.asarray(labels, dtype=np.float32))
     index_all = tf.convert_to_tensor(label_index.astype(np.int32))
-    lr = tf.constant(learning_rate, tf.float32)
     steps_per_epoch = -(-n_rows // batch_size)
 
     def orders_from(first: int) -> np.ndarray | None:
@@ -228,15 +228,11 @@ def train_batched(
                 pending = pool.submit(orders_from, firsts[i + 1])
             orders = None if block is None else tf.convert_to_tensor(block)
             n_epochs = min(epochs_per_call, epochs - first)
-            iterations = tf.constant(first * steps_per_epoch, tf.int64)
-            for start in range(0, padded, per_call):
-                part = slice(start, start + per_call)
-                out = run(
-                    _members_last(params[part]),
-                    _members_last(moments[part]),
-                    _members_last(velocities[part]),
-                    iterations,
-                    lr,
+            iterations = resume.iterations + first * steps_per_epoch
+            for begin in range(0, padded, per_call):
+                part = slice(begin, begin + per_call)
+                loop.load(params[part], moments[part], velocities[part], iterations, learning_rate)
+                block_losses = loop.run(
                     _members_last(table[part]),
                     x_all,
                     y_all,
@@ -244,10 +240,7 @@ def train_batched(
                     orders,
                     tf.constant(n_epochs, tf.int32),
                 )
-                new_params, new_moments, new_velocities, block_losses = out
-                params[part] = new_params.numpy().T
-                moments[part] = new_moments.numpy().T
-                velocities[part] = new_velocities.numpy().T
+                params[part], moments[part], velocities[part] = loop.state()
                 losses[part, first : first + n_epochs] = block_losses.numpy()[:, :n_epochs]
             if on_epochs_done:
                 on_epochs_done(first + n_epochs)
@@ -260,18 +253,18 @@ def train_batched(
         members(moments),
         members(velocities),
         losses[:n_members].copy(),
-        epochs * steps_per_epoch,
+        resume.iterations + epochs * steps_per_epoch,
     )
 
 
 def member_model(
     result: BatchResult, member: int, *, learning_rate: float, with_optimizer_state: bool = True
 ) -> keras.Model:
-    """Return member `member` as the compiled Keras model `train_fused` would have left.
+    """Return member `member` as the compiled Keras model `model.fit` would have left.
 
-    Built by `network.build_model` (so Input(n) and three Dense layers only), its
-    weights set, and with `with_optimizer_state` its Adam's slots and iteration
-    count too, so it saves to `.keras` and resumes like any trained model.
+    Built by `network.build_model` (the one definition's network), its weights set,
+    and with `with_optimizer_state` its Adam's slots and iteration count too, so it
+    saves to `.keras` and resumes like any trained model.
     """
     from imbalance.model.network import build_model, set_adam_state
 
@@ -328,141 +321,3 @@ def _check(
     if shapes[0][0] != np.shape(x)[1]:
         raise ValueError(f"the network takes {shapes[0][0]} features, x has {np.shape(x)[1]}")
     return shapes
-
-
-def _compile(
-    shapes: Sequence[tuple[int, ...]], n_rows: int, batch_size: int, epochs_per_call: int
-) -> Callable:
-    """Return the compiled loop for one call's members (its own, no cache across calls).
-
-    Members are the last (minor) axis of every tensor in the loop: the state is one
-    (n_params, K) tensor each for the weights, Adam's m and v (`_flat`'s rows,
-    transposed), a kernel is (in, out, K), a layer's values (units, batch, K). XLA
-    emits a loop per fusion over its minor axis, so a step's ~40 fusions each run K
-    lanes wide instead of 1-2 (the units) wide; and Adam updates all parameters in
-    three fusions (m, v, the weights) instead of three per weight. Measured on the
-    default job, K = 100: ~135 µs a step against ~360 µs with members first and a list
-    of weights, the weights bit for bit the same (a member's arithmetic and its order
-    are unchanged).
-    """
-    import tensorflow as tf
-
-    n_layers = len(shapes) // 2
-    sizes = [int(np.prod(shape)) for shape in shapes]
-    offsets = np.concatenate([[0], np.cumsum(sizes)]).tolist()
-    full_steps, partial_size = divmod(n_rows, batch_size)
-
-    def weights_of(flat: tf.Tensor) -> list[tf.Tensor]:
-        """Return the (n_params, K) state's weights, each (*shape, K): static slices."""
-        return [
-            tf.reshape(flat[offsets[i] : offsets[i + 1]], [*shape, -1])
-            for i, shape in enumerate(shapes)
-        ]
-
-    def logits_of(params: list[tf.Tensor], xb: tf.Tensor) -> tf.Tensor:
-        """Return the (batch, K) logits: each Dense as Keras has it, x @ kernel + bias."""
-        h = tf.transpose(xb)[:, :, None]  # (in, batch, 1): the rows, shared by all members
-        for layer in range(n_layers):
-            kernel, bias = params[2 * layer], params[2 * layer + 1]
-            if kernel.shape[0] * kernel.shape[1] <= SMALL_LAYER:
-                # (in, 1, batch, K or 1) * (in, out, 1, K), summed over `in`: one fused
-                # XLA loop, ~2.5x faster than a batched dot of tiny matrices.
-                z = tf.reduce_sum(h[:, None] * kernel[:, :, None, :], axis=0)
-            else:
-                spec = "ibk,iok->obk" if layer else "ib,iok->obk"
-                z = tf.einsum(spec, h if layer else h[..., 0], kernel)
-            z = z + bias[:, None, :]
-            h = tf.nn.relu(z) if layer < n_layers - 1 else z
-        return z[0]
-
-    def train_step(state: tuple, take: Callable, data: tuple, rows: tuple | None = None) -> tuple:
-        """Return the state after one Adam step of every member, and each member's batch loss.
-
-        `rows`: None when the whole slice is the batch, else (mask, size): a (batch,)
-        0/1 mask of the slice's rows that are, and their count.
-        """
-        params, moments, velocities, iterations = state
-        lr, table, x_all, y_all, index_all = data
-        xb, yb, wb = take(x_all), take(y_all), tf.gather(table, take(index_all))
-        size = float(xb.shape[0])
-        if rows is not None:
-            mask, size = rows
-            wb = wb * mask[:, None]
-        with tf.GradientTape() as tape:
-            tape.watch(params)
-            logits = logits_of(weights_of(params), xb)
-            labels = tf.broadcast_to(yb[:, None], tf.shape(logits))
-            # Keras's binary_crossentropy on a sigmoid output uses its cached logits:
-            # the mean over the last axis (one unit: the value itself), then
-            # "sum_over_batch_size".
-            per_row = tf.nn.sigmoid_cross_entropy_with_logits(labels=labels, logits=logits)
-            losses = tf.math.divide_no_nan(tf.reduce_sum(per_row * wb, axis=0), size)
-            # Members do not interact: the gradient of the sum is each member's own.
-            total = tf.reduce_sum(losses)
-        grads = tape.gradient(total, params)
-
-        # keras/src/optimizers/adam.py, update_step: elementwise, so all variables at once.
-        local_step = tf.cast(iterations + 1, tf.float32)
-        beta_1_power = tf.pow(tf.constant(BETA_1, tf.float32), local_step)
-        beta_2_power = tf.pow(tf.constant(BETA_2, tf.float32), local_step)
-        alpha = lr * tf.sqrt(1 - beta_2_power) / (1 - beta_1_power)
-        m = moments + (grads - moments) * (1 - BETA_1)
-        v = velocities + (tf.square(grads) - velocities) * (1 - BETA_2)
-        new_params = params - (m * alpha) / (tf.sqrt(v) + EPSILON)
-        return (new_params, m, v, iterations + 1), losses
-
-    @tf.function(jit_compile=True, autograph=False)
-    def run(
-        params,
-        moments,
-        velocities,
-        iterations,
-        lr,
-        table,
-        x_all,
-        y_all,
-        index_all,
-        orders,
-        n_epochs,
-    ):
-        data = (lr, table, x_all, y_all, index_all)
-        n_members = table.shape[1]
-
-        def epoch_body(epoch, state, losses):
-            order = None if orders is None else tf.gather(orders, epoch)
-
-            # fit's loss tracker: float32 total += loss * size, count += size.
-            def step_body(step, state, total, count):
-                start = step * batch_size
-                if not partial_size:
-                    size = float(batch_size)
-                    state, loss = train_step(state, batch_rows(order, start, batch_size), data)
-                else:
-                    # fit's short last batch, in the same code rather than a second copy
-                    # of the step (which doubled the compile time, ~1.5 s): its slice
-                    # ends at the last row, and the rows before `start` in it weigh 0.
-                    begin = tf.minimum(start, n_rows - batch_size)
-                    mask = tf.cast(tf.range(batch_size) + begin >= start, tf.float32)
-                    size = tf.where(step < full_steps, float(batch_size), float(partial_size))
-                    take = batch_rows(order, begin, batch_size)
-                    state, loss = train_step(state, take, data, (mask, size))
-                return step + 1, state, total + loss * size, count + size
-
-            zeros = tf.zeros([n_members], tf.float32)
-            _, state, total, count = tf.while_loop(
-                lambda step, *_: step < full_steps + (1 if partial_size else 0),
-                step_body,
-                (tf.constant(0, tf.int32), state, zeros, zeros),
-            )
-            return epoch + 1, state, losses.write(epoch, tf.math.divide_no_nan(total, count))
-
-        state = (params, moments, velocities, iterations)
-        _, state, losses = tf.while_loop(
-            lambda epoch, *_: epoch < n_epochs,
-            epoch_body,
-            (tf.constant(0, tf.int32), state, tf.TensorArray(tf.float32, size=epochs_per_call)),
-        )
-        new_params, new_moments, new_velocities, _ = state
-        return new_params, new_moments, new_velocities, tf.transpose(losses.stack())
-
-    return run

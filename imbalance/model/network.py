@@ -1,14 +1,17 @@
-"""The tutorial's network and the plain `model.fit` trainer (TensorFlow imported lazily)."""
+"""The network as Keras models (saved, preprocessing in front) and the plain `model.fit` trainer.
+
+The network itself is `imbalance.model.definition`'s; TensorFlow is imported lazily.
+"""
 
 from __future__ import annotations
 
-import random
 import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from imbalance.model import definition
 from imbalance.model.tf import KERAS_RANDOM_STATE, load_keras
 
 if TYPE_CHECKING:
@@ -20,45 +23,13 @@ if TYPE_CHECKING:
 def build_model(
     hidden_units: int, learning_rate: float, seed: int, n_features: int = 2, compiled: bool = True
 ) -> keras.Model:
-    """Return the tutorial's compiled network, its initial weights fixed by `seed` alone.
+    """Return the network (`definition.build_network`), its initial weights fixed by `seed` alone.
 
-    Input(n_features) -> Dense(h, relu) -> Dense(h, relu) -> Dense(1, sigmoid),
-    binary cross-entropy, Adam.
-
-    Each kernel's initializer gets its own seed, drawn from a private
-    `random.Random(seed)`: the very seeds Keras would draw from Python's global
-    `random` after `keras.utils.set_random_seed(seed)` (so the weights are the
-    tutorial's, bit for bit: tested), without that global state, which any other
-    thread (Prefect's among them) may draw from meanwhile.
+    Input(n_features) -> relu(h) -> relu(h) -> sigmoid(1), binary cross-entropy, Adam:
+    the tutorial's, its kernels initialised as Keras's Dense layers would be after
+    `keras.utils.set_random_seed(seed)`, bit for bit (tested), without global state.
     """
-    keras = load_keras()
-    draw = random.Random(seed)
-    # Keras's make_default_seed: random.randint(1, int(1e9)), one per kernel initializer.
-    seeds = [draw.randint(1, int(1e9)) for _ in range(3)]
-
-    def dense(units: int, activation: str, kernel_seed: int):
-        initializer = keras.initializers.GlorotUniform(seed=kernel_seed)
-        return keras.layers.Dense(units, activation=activation, kernel_initializer=initializer)
-
-    model = keras.Sequential(
-        [
-            keras.Input(shape=(n_features,)),
-            dense(hidden_units, "relu", seeds[0]),
-            dense(hidden_units, "relu", seeds[1]),
-            dense(1, "sigmoid", seeds[2]),
-        ]
-    )
-    if compiled:
-        _compile(model, learning_rate)
-    return model
-
-
-def _compile(model: keras.Model, learning_rate: float) -> None:
-    keras = load_keras()
-    model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate=learning_rate),
-        loss="binary_crossentropy",
-    )
+    return definition.build_network(hidden_units, learning_rate, seed, n_features, compiled)
 
 
 def with_preprocessing(dense: keras.Model, prep: Preprocessing, learning_rate: float):
@@ -100,7 +71,7 @@ def with_preprocessing(dense: keras.Model, prep: Preprocessing, learning_rate: f
         blocks.append(lookup(inputs[name]))
     x = blocks[0] if len(blocks) == 1 else keras.layers.Concatenate(name="features")(blocks)
     model = keras.Model(inputs=[inputs[f.name] for f in spec.features], outputs=dense(x))
-    _compile(model, learning_rate)
+    definition.compile_network(model, learning_rate)
     return model
 
 
@@ -131,7 +102,7 @@ def train_with_fit(
     """
     sample_weight = None
     if ignore is not None:
-        from imbalance.model.fused import class_weights_per_row
+        from imbalance.model.rows import class_weights_per_row
 
         weights = np.ones(len(x), np.float32)
         if class_weight is not None:
@@ -171,14 +142,13 @@ def train_with_fit(
 
 def adam_state(model: keras.Model) -> tuple[list[np.ndarray], list[np.ndarray], int]:
     """Return (momentums, velocities, iterations) of the model's Adam, in weight order."""
-    optimizer = model.optimizer
-    if not optimizer.built:
-        optimizer.build(model.trainable_variables)
-    slots = [optimizer._get_variable_index(v) for v in model.trainable_variables]
+    iterations, momentums, velocities = definition.adam_slots(
+        model.optimizer, model.trainable_variables
+    )
     return (
-        [optimizer._momentums[i].numpy() for i in slots],
-        [optimizer._velocities[i].numpy() for i in slots],
-        int(optimizer.iterations.numpy()),
+        [np.asarray(m.numpy()) for m in momentums],
+        [np.asarray(v.numpy()) for v in velocities],
+        int(iterations.numpy()),
     )
 
 
@@ -188,11 +158,14 @@ def set_adam_state(
     velocities: list[np.ndarray],
     iterations: int,
 ) -> None:
-    """Give the model's Adam these slots and step count (Keras has no public setter)."""
-    optimizer = model.optimizer
-    optimizer.build(model.trainable_variables)
-    for variable, m, v in zip(model.trainable_variables, momentums, velocities, strict=True):
-        index = optimizer._get_variable_index(variable)
-        optimizer._momentums[index].assign(m)
-        optimizer._velocities[index].assign(v)
-    optimizer.iterations.assign(iterations)
+    """Give the model's Adam these slots and step count, through its public `variables`."""
+    count, own_momentums, own_velocities = definition.adam_slots(
+        model.optimizer, model.trainable_variables
+    )
+    pairs = [
+        *zip(own_momentums, momentums, strict=True),
+        *zip(own_velocities, velocities, strict=True),
+    ]
+    for variable, value in pairs:
+        variable.assign(value)
+    count.assign(iterations)

@@ -6,6 +6,7 @@ import contextlib
 import os
 import sys
 import threading
+from collections.abc import Callable
 from types import ModuleType
 
 # `model.fit` shuffles from process-wide random state that `keras.utils.set_random_seed`
@@ -15,6 +16,10 @@ KERAS_RANDOM_STATE = threading.RLock()
 # The first import points fd 2 at /dev/null and back: two threads doing that at once
 # could leave it pointing at /dev/null for good. One import at a time.
 _IMPORT_LOCK = threading.Lock()
+# Called with the keras module once it is imported: the project's own Keras classes
+# (imbalance.model.definition's layer) register there, so that a saved model loads
+# wherever Keras is loaded. They import this module, so it cannot import them.
+_ON_IMPORT: list[Callable[[ModuleType], object]] = []
 
 
 @contextlib.contextmanager
@@ -41,7 +46,16 @@ def _stderr_silenced():
 def load_keras() -> ModuleType:
     """Return the `keras` module, importing TensorFlow without its start-up noise."""
     with _IMPORT_LOCK:
-        return _import_keras()
+        keras = _import_keras()
+        while _ON_IMPORT:
+            _ON_IMPORT.pop(0)(keras)
+        return keras
+
+
+def on_import(callback: Callable[[ModuleType], object]) -> None:
+    """Have `callback(keras)` run once, when `load_keras` next runs (Keras imported or not)."""
+    with _IMPORT_LOCK:
+        _ON_IMPORT.append(callback)
 
 
 def _import_keras() -> ModuleType:

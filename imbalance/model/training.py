@@ -139,7 +139,8 @@ def _train_batched(cfg, x, y, members, on_epochs_done, ignore) -> list[TrainedMe
 
 
 def _train_one_by_one(cfg, x, y, members, on_epochs_done, ignore) -> list[TrainedMember]:
-    from imbalance.model.fused import Programs, train_fused
+    from imbalance.model.fused import train_fused
+    from imbalance.model.loop import Programs
     from imbalance.model.network import adam_state, build_model, train_with_fit
 
     programs = Programs()  # one compile for all members (fused); this call's own

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from imbalance import store
-from imbalance.model import fused
+from imbalance.model import batched
 from imbalance.model.fused import train_fused
 from imbalance.model.network import build_model, train_with_fit
 from imbalance.model.tf import load_keras
@@ -89,7 +89,7 @@ def test_same_seed_gives_same_weights_however_epochs_are_split_into_calls(
 ):
     x, y = data
     # Room for one epoch's order per compiled call instead of all of them in one.
-    monkeypatch.setattr(fused, "ORDER_BUDGET_BYTES", 4 * N_ROWS)
+    monkeypatch.setattr(batched, "ORDER_BUDGET_BYTES", 4 * N_ROWS)
     split = fresh_model()
     train_fused(split, x, y, epochs=EPOCHS, batch_size=128, class_weight=SHUFFLED_WEIGHTS, seed=1)
 
@@ -123,18 +123,36 @@ def test_fused_model_reloads_safely_with_identical_predictions(
     assert int(reloaded.optimizer.iterations) == steps
 
 
-def test_the_compiled_loop_is_keyed_on_classes_and_settings_not_on_names():
+def test_a_model_not_of_the_one_definition_is_refused(data):
+    # The loop computes definition.py's network and Adam: another model or optimizer
+    # would be trained as if it were that one, so it is refused rather than mistrained.
     keras = load_keras()
-    first, second = fresh_model(), build_model(2, 0.001, seed=8)  # new layer names
-    assert fused._structure(first) == fused._structure(second)
+    x, y = data
+
+    def fused_once(model):
+        train_fused(model, x, y, epochs=1, batch_size=100, class_weight=None)
 
     class OtherAdam(keras.optimizers.Adam):  # the same settings, another class
         pass
 
-    other = build_model(2, 0.001, seed=7)
-    other.compile(optimizer=OtherAdam(learning_rate=0.001, name="adam"), loss="binary_crossentropy")
-    settings = [{**m.optimizer.get_config(), "name": None} for m in (other, first)]
+    other = build_model(2, 0.001, seed=7, compiled=False)
+    other.compile(optimizer=OtherAdam(learning_rate=0.001), loss="binary_crossentropy")
+    settings = [{**m.optimizer.get_config(), "name": None} for m in (other, fresh_model())]
     assert settings[0] == settings[1]  # only the class differs
-    assert fused._structure(other) != fused._structure(first)
-    slower = build_model(2, 0.01, seed=7)
-    assert fused._structure(slower) != fused._structure(first)
+    amsgrad = build_model(2, 0.001, seed=7, compiled=False)
+    amsgrad.compile(optimizer=keras.optimizers.Adam(amsgrad=True), loss="binary_crossentropy")
+    dense = keras.Sequential(
+        [keras.Input(shape=(2,)), keras.layers.Dense(2), keras.layers.Dense(1, "sigmoid")]
+    )
+    dense.compile(optimizer=keras.optimizers.Adam(), loss="binary_crossentropy")
+    for refused in (other, amsgrad, dense):
+        with pytest.raises(ValueError, match="train_fused"):
+            fused_once(refused)
+    # Its own learning rate is used: a tenfold one moves the weights further.
+    slow, fast = fresh_model(), build_model(2, 0.01, seed=7)
+    fused_once(slow)
+    fused_once(fast)
+    start = fresh_model().get_weights()
+    moved = [max(float(np.abs(u - v).max()) for u, v in zip(m.get_weights(), start, strict=True))
+             for m in (slow, fast)]  # fmt: skip
+    assert moved[1] > 3 * moved[0]

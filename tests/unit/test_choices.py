@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from imbalance.choices import TUNED, choose, final_members, plan_members
 from imbalance.config import RetrainConfig
+from imbalance.model.predict import score_members
 from imbalance.model.training import TrainedMember
-from imbalance.selection import dense_scores
 
 WEIGHTS = {"balanced": {0: 0.5, 1: 50.0}, "manual": {0: 1.0, 1: 200.0}}
 
@@ -40,6 +41,7 @@ def _member(name: str, separation: float) -> TrainedMember:
     return TrainedMember(name, cw, weights, weights, weights, 1, [0.1], 0.1, None)
 
 
+@pytest.mark.slow  # the members score through TensorFlow
 def test_the_sweep_picks_the_weight_that_separates_best_and_the_thresholds_follow():
     rng = np.random.default_rng(0)
     y = (rng.random(2_000) < 0.05).astype(int)
@@ -71,7 +73,10 @@ def test_the_sweep_picks_the_weight_that_separates_best_and_the_thresholds_follo
     x_gate = np.linspace(-3, 3, 7, dtype=np.float32).reshape(-1, 1)
     gated = choose(cfg, trained, x, y, x_gate)
     twin = next(t for t in trained if t.name == "w=500@42")
-    np.testing.assert_array_equal(gated["candidate_scores"], dense_scores(twin.weights, x_gate))
+    want = score_members([twin.weights], x_gate)[0]
+    np.testing.assert_array_equal(gated["candidate_scores"], want)
+    # relu(x + 5) * s - 5 s is s * x for x >= -5: the scores are sigmoid(s x), rising.
+    assert np.all(np.diff(want) > 0) and abs(float(want[3]) - 0.5) < 1e-6
     assert len(selection["candidate_scores"]) == len(y)
 
 

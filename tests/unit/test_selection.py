@@ -16,7 +16,6 @@ from imbalance.selection import (
     _resample_counts,
     _weighted_metric,
     choose_threshold,
-    dense_scores,
     logistic_reference,
     minority_weights,
     paired_bootstrap,
@@ -271,49 +270,6 @@ def test_the_weight_grid_is_log_spaced_with_its_endpoints_and_extras():
 
 
 # --- reference scorers --------------------------------------------------------------------
-
-
-def _network(rng, sizes):
-    weights = []
-    for fan_in, fan_out in zip(sizes[:-1], sizes[1:], strict=True):
-        weights += [rng.normal(size=(fan_in, fan_out)), rng.normal(size=fan_out)]
-    return [w.astype(np.float32) for w in weights]
-
-
-def test_dense_scores_compute_the_network_in_float32_without_overflow():
-    rng = np.random.default_rng(9)
-    weights = _network(rng, [4, 3, 3, 1])
-    x = rng.normal(size=(50, 4))
-    h = x
-    for k, b in zip(weights[:-2:2], weights[1:-2:2], strict=True):
-        h = np.maximum(h @ k + b, 0)
-    want = 1 / (1 + np.exp(-(h @ weights[-2] + weights[-1])[:, 0]))
-    got = dense_scores(weights, x)
-    assert got.dtype == np.float32 and got.shape == (50,)
-    np.testing.assert_allclose(got, want, atol=1e-6)
-    huge = [np.full((1, 1), 1e4, np.float32), np.zeros(1, np.float32)]  # logits of +-1e4
-    with np.errstate(over="raise", invalid="raise", divide="raise"):
-        extreme = dense_scores(huge, np.array([[1.0], [-1.0], [0.0]]))
-    assert extreme.tolist() == [1.0, 0.0, 0.5]
-    with pytest.raises(ValueError):
-        dense_scores(weights[:-1], x)
-    with pytest.raises(ValueError):
-        dense_scores(weights, x[:, :3])
-
-
-@pytest.mark.slow
-def test_dense_scores_equal_the_keras_models_predictions():
-    from imbalance.model.network import build_model
-
-    model = build_model(hidden_units=2, learning_rate=1e-3, seed=3, n_features=5)
-    rng = np.random.default_rng(10)
-    # Non-zero biases too (a fresh model's are 0), so every term is checked.
-    model.set_weights(
-        [w + rng.normal(size=w.shape).astype(np.float32) for w in model.get_weights()]
-    )
-    x = (3 * rng.normal(size=(2000, 5))).astype(np.float32)
-    want = model.predict(x, verbose=0)[:, 0]
-    np.testing.assert_allclose(dense_scores(model.get_weights(), x), want, rtol=0, atol=1e-6)
 
 
 def test_the_logistic_reference_beats_chance_on_separable_data():
