@@ -153,8 +153,8 @@ def choose_model(
     if run_ref is None and champion is None:
         raise user_error("no champion yet: finish a run with `imbalance run`, or pass --run")
     run, manifest = open_run(artifacts, run_ref or "champion")
-    if variant is None and champion and champion["run_id"] == run.run_id:
-        variant = champion["variant"]
+    if variant is None and champion and champion.run_id == run.run_id:
+        variant = champion.variant
     if variant is None:
         candidate = (manifest.get("champion") or {}).get("candidate")
         if not candidate:
@@ -190,10 +190,9 @@ def handle(args: argparse.Namespace) -> int:
     rows = read_rows(args.input)
     features = checked_features(rows, spec, args.input)
     model_path = run.model(variant)
-    if not model_path.is_file():
-        raise user_error(f"{model_path}: model file missing: see `imbalance verify`")
-    if store.file_digest(model_path) != manifest["files"][f"models/{variant}.keras"]:
-        raise user_error(f"{model_path} differs from its manifest: see `imbalance verify`")
+    problem = artifacts.model_problem(run.run_id, variant)  # the champion check's own
+    if problem:
+        raise user_error(f"{run.run_id}/{variant}: {problem}: see `imbalance verify`")
     try:
         threshold = recorded_threshold(manifest, variant)
     except (KeyError, TypeError, ValueError):

@@ -8,8 +8,16 @@ from pathlib import Path
 
 import pytest
 
-from imbalance import retention, store
-from imbalance.store import ArtifactStore, RunPaths, StateFileError
+from imbalance import store
+from imbalance.store import (
+    ArtifactStore,
+    ChampionRecord,
+    HistoryEntry,
+    RunPaths,
+    RunRecord,
+    StateFileError,
+    retention,
+)
 
 DAY = 86_400
 
@@ -23,7 +31,7 @@ def fake_run(artifacts: ArtifactStore, run_id: str, size: int = 1_000) -> RunPat
     """Return a complete run with one file of `size` bytes and a manifest."""
     run = artifacts.start_run(run_id)
     store.write_bytes(run.root / "models" / "m.keras", b"x" * size)
-    return artifacts.complete_run(run, {"run_id": run_id, "status": "completed"})
+    return artifacts.complete_run(run, RunRecord(run_id, "completed"))
 
 
 def staged_run(artifacts: ArtifactStore, run_id: str, days_old: float = 0) -> RunPaths:
@@ -38,9 +46,9 @@ def staged_run(artifacts: ArtifactStore, run_id: str, days_old: float = 0) -> Ru
 
 
 def promote(artifacts: ArtifactStore, run_id: str) -> None:
-    record = {"run_id": run_id, "variant": "balanced", "metric": "pr_auc", "when": "x"}
+    record = ChampionRecord(run_id, "balanced", "pr_auc", when="x")
     artifacts.set_champion(record)
-    artifacts.append_history({"action": "promote", **record})
+    artifacts.append_history(HistoryEntry.of("promote", record, None, "test"))
 
 
 def _size(root: Path) -> int:
