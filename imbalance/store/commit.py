@@ -34,9 +34,15 @@ from imbalance.store.pointers import drop_torn_history_line, raw, read_champion,
 from imbalance.store.records import SCHEMA_VERSION, ChampionRecord, HistoryEntry, StateFileError
 
 # The steps of a promotion, in order; `reached` is called after each.
-STEPS = ("journal written", "run moved", "champion written", "history appended",
-         "latest written", "journal removed")  # fmt: skip
-KILL_AT = "IMBALANCE_KILL_AT"  # the kill test's failpoint (tests/flow/test_kill_between_steps.py)
+STEPS = (
+    "journal written",
+    "run moved",
+    "champion written",
+    "history appended",
+    "latest written",
+    "journal removed",
+)
+KILL_AT = "IMBALANCE_KILL_AT"  # the kill test's failpoint (tests/unit/test_kill_between_steps.py)
 
 
 def reached(step: str) -> None:

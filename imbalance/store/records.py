@@ -148,8 +148,9 @@ class ChampionRecord:
     def from_decision(cls, decision: dict[str, Any], when: str) -> ChampionRecord:
         """Return the record a promoting decision makes (its candidate, metric and score)."""
         candidate = decision["candidate"]
-        return cls(candidate["run_id"], candidate["variant"], decision["metric"],
-                   candidate["score"], when)  # fmt: skip
+        return cls(
+            candidate["run_id"], candidate["variant"], decision["metric"], candidate["score"], when
+        )
 
     @property
     def holder(self) -> str:
@@ -172,9 +173,13 @@ class ChampionRecord:
         if not isinstance(data.get("variant"), str):
             raise StateFileError(f"{where} is damaged: it names no variant")
         return cls(
-            data["run_id"], data["variant"], data.get("metric"), data.get("score"),
-            data.get("when"), version,
-        )  # fmt: skip
+            data["run_id"],
+            data["variant"],
+            data.get("metric"),
+            data.get("score"),
+            data.get("when"),
+            version,
+        )
 
 
 @dataclass(frozen=True)
@@ -197,9 +202,15 @@ class HistoryEntry:
     ) -> HistoryEntry:
         """Return the entry of `record` taking over from `previous` (None: nobody)."""
         return cls(
-            action, record.run_id, record.variant, record.when, record.metric, record.score,
-            None if previous is None else previous.holder, reason,
-        )  # fmt: skip
+            action,
+            record.run_id,
+            record.variant,
+            record.when,
+            record.metric,
+            record.score,
+            None if previous is None else previous.holder,
+            reason,
+        )
 
     @property
     def previous_run_id(self) -> str | None:

@@ -33,6 +33,7 @@ __all__ = [
 ]
 
 _DAY = 86_400
+STEPS = ("retention renamed", "retention removed")  # where the kill test stops it
 # A staging folder exists a moment before its run takes its running mark: the flow's
 # retention (another run's process) never deletes one younger than this, whatever
 # staging_days says (0 included). `imbalance prune` is a deliberate act: it does.
@@ -182,9 +183,12 @@ def apply(artifacts: ArtifactStore, plan: RetentionPlan) -> RetentionResult:
         shutil.rmtree(folder, ignore_errors=True)
     reached("retention removed")
     return RetentionResult(
-        runs=runs, staging=staging, skipped=tuple(skipped), protected=frozenset(protected),
+        runs=runs,
+        staging=staging,
+        skipped=tuple(skipped),
+        protected=frozenset(protected),
         kept=kept,
-    )  # fmt: skip
+    )
 
 
 def enforce(

@@ -21,7 +21,7 @@ from typing import Any
 
 from imbalance.champion import settle, verdict
 from imbalance.config import RetrainConfig
-from imbalance.store import retention
+from imbalance.store import commit, retention
 from imbalance.store.commit import ChampionNotWritten, reached
 from imbalance.store.layout import RunPaths
 from imbalance.store.pointers import now, parse_champion
@@ -37,6 +37,9 @@ from imbalance.store.runs import ArtifactStore
 
 # Writes the settled decision into the run at the given paths (its report), outside the lock.
 RecordDecision = Callable[[dict[str, Any] | None, RunPaths], None]
+# Every step of completing a run that promotes, in order (`reached` after each): the
+# kill test stops a run after each one (tests/unit/test_kill_between_steps.py).
+STEPS = ("settled", "report written", "manifest written", *commit.STEPS, *retention.STEPS)
 # Settled again this often at most if other runs keep changing the champion meanwhile.
 ATTEMPTS = 5
 
@@ -102,8 +105,9 @@ class StagedRun:
             promotion = _promotion(decision, held)
             self._write(decision, record)
             try:
-                final = self.artifacts.complete_run(self.paths, self.record("completed"),
-                                                    promotion, seen)  # fmt: skip
+                final = self.artifacts.complete_run(
+                    self.paths, self.record("completed"), promotion, seen
+                )
             except ChampionNotWritten as exc:
                 final = self._unpromoted(decision, record, exc.error)
             if final is not None:
