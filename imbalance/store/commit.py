@@ -28,7 +28,8 @@ import signal
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from imbalance.store.files import first_line, fsync_dir, read_json, write_json
+from imbalance.messages import first_line
+from imbalance.store.files import fsync_dir, read_json, write_json
 from imbalance.store.layout import RunPaths, StoreLayout, is_run_id
 from imbalance.store.pointers import drop_torn_history_line, raw, read_champion, read_history
 from imbalance.store.records import SCHEMA_VERSION, ChampionRecord, HistoryEntry, StateFileError

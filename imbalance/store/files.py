@@ -197,9 +197,3 @@ def list_files(root: Path) -> list[Path]:
     return sorted(
         p.relative_to(root) for p in root.rglob("*") if p.is_file() and p.name != MANIFEST
     )
-
-
-def first_line(exc: BaseException) -> str:
-    """Return the first line of an error's message (its type if it has none)."""
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__

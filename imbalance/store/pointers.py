@@ -12,7 +12,8 @@ import os
 from datetime import UTC, datetime
 from pathlib import Path
 
-from imbalance.store.files import first_line, read_json, write_json
+from imbalance.messages import first_line
+from imbalance.store.files import read_json, write_json
 from imbalance.store.layout import StoreLayout, is_run_id
 from imbalance.store.records import ChampionRecord, HistoryEntry, StateFileError
 

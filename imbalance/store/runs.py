@@ -10,8 +10,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from imbalance.messages import first_line
 from imbalance.store import commit, pointers
-from imbalance.store.files import file_digest, first_line, list_files, read_json, write_json
+from imbalance.store.files import file_digest, list_files, read_json, write_json
 from imbalance.store.layout import MANIFEST, RunPaths, StoreLayout
 from imbalance.store.lock import holds, is_marked, running_mark, store_lock
 from imbalance.store.records import (
