@@ -127,7 +127,7 @@ def commit(
 
     `expected`: champion.json's bytes when the promotion was decided; if they differ
     now, nothing is done and None is returned (the caller settles again). Returns
-    the run's final paths (or its staging paths for a rollback, which moves none).
+    the run's final paths (None for a rollback, which moves no run).
     """
     with store.locked():  # which first completes any commit a killed process left
         if promotion is not None and raw(store.champion_file) != expected:
@@ -154,7 +154,7 @@ def commit(
             raise ChampionNotWritten(exc) from None
         reached("champion written")
         _finish(store, journal)
-    return final if run is not None else run
+    return final
 
 
 def recover(store: ArtifactStore) -> None:

@@ -100,7 +100,7 @@ class StagedRun:
                 held, current = None, {"error": str(exc)}
             decision = None if proposal is None else settle(proposal, current)
             if decision and decision["promoted"] and attempt == ATTEMPTS - 1:
-                decision |= verdict(False, "the champion kept changing meanwhile; not promoted")
+                decision = decision | verdict(False, "the champion kept changing; not promoted")
             reached("settled")
             promotion = _promotion(decision, held)
             self._write(decision, record)
