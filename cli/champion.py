@@ -92,7 +92,8 @@ def rollback(artifacts: ArtifactStore, number: int) -> int:
     """Make history entry `number` the champion again, in one step (imbalance.store.commit)."""
     if not artifacts.root.is_dir():
         raise UserError(f"no artifacts folder {artifacts.root}: nothing to roll back")
-    entries = _history(artifacts)
+    with artifacts.locked():  # first: a store that cannot be changed says so at once
+        entries = _history(artifacts)
     if not 1 <= number <= len(entries):
         raise UserError(f"--rollback {number}: the history has entries 1 to {len(entries)}")
     entry = entries[number - 1]

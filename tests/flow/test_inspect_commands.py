@@ -19,6 +19,7 @@ from flows.retrain import retrain
 from imbalance import store
 from imbalance.config import RetrainConfig
 from imbalance.store import ArtifactStore, RunPaths
+from imbalance.store.records import SCHEMA_VERSION
 
 pytestmark = pytest.mark.slow
 PLOTS = {"roc", "pr", "loss", "sweep"} | {
@@ -55,6 +56,7 @@ def test_the_first_run_promotes_its_best_variant(two_runs):
         "metric": "pr_auc",
         "score": score,
         "when": None,
+        "schema_version": SCHEMA_VERSION,
     }
     decision = store.read_json(first.manifest)["champion"]
     assert decision["promoted"] is True and decision["champion"] is None
