@@ -179,7 +179,7 @@ def apply(artifacts: ArtifactStore, plan: RetentionPlan) -> RetentionResult:
         staging = discard(plan.staging, complete=False)
         kept = len(artifacts.run_ids())
     reached("retention renamed")
-    for folder in trash + artifacts.trash_folders():  # and any a killed prune left
+    for folder in sorted({*trash, *artifacts.trash_folders()}):  # and any a kill left
         shutil.rmtree(folder, ignore_errors=True)
     reached("retention removed")
     return RetentionResult(

@@ -16,6 +16,7 @@ from imbalance.store import (
     RunPaths,
     RunRecord,
     StateFileError,
+    lock,
     retention,
 )
 
@@ -193,3 +194,23 @@ def test_apply_inside_the_stores_lock_does_not_wait_for_itself(artifacts):
     with artifacts.locked():
         result = retention.apply(artifacts, retention.plan(artifacts, 1, None))
     assert result.deleted == 2 and artifacts.run_ids() == [ids[2]]
+
+
+def test_the_lock_is_held_for_the_renames_only_not_while_files_are_removed(artifacts, monkeypatch):
+    # One slow delete must not block another run's promotion: the doomed runs leave
+    # runs/ under the lock (at once) and their files go after it is released.
+    ids = _ids(3)
+    for run_id in ids:
+        fake_run(artifacts, run_id)
+    removed = []
+    real_rmtree = retention.shutil.rmtree
+
+    def rmtree(path, **kwargs):
+        removed.append((Path(path).name, lock.holds(artifacts.root)))
+        real_rmtree(path, **kwargs)
+
+    monkeypatch.setattr(retention.shutil, "rmtree", rmtree)
+    result = retention.enforce(artifacts, keep=1, staging_days=None)
+    assert result.deleted == 2 and artifacts.run_ids() == [ids[2]]
+    assert sorted(removed) == [(f".deleting-{ids[0]}", False), (f".deleting-{ids[1]}", False)]
+    assert artifacts.trash_folders() == []
