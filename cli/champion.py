@@ -6,9 +6,8 @@ import argparse
 
 from cli.errors import UserError
 from cli.inspect import add_artifacts_dir, table
-from imbalance.champion import history_entry
-from imbalance.provenance import utc_now
-from imbalance.store import ArtifactStore, StateFileError
+from imbalance.store import ArtifactStore, ChampionRecord, HistoryEntry, StateFileError
+from imbalance.store.pointers import now
 
 
 def register(subparsers) -> None:
@@ -26,7 +25,7 @@ def register(subparsers) -> None:
     parser.set_defaults(handler=handle)
 
 
-def _history(artifacts: ArtifactStore) -> list[dict]:
+def _history(artifacts: ArtifactStore) -> list[HistoryEntry]:
     try:
         return artifacts.champion_history()
     except StateFileError as exc:
@@ -37,34 +36,31 @@ def _score(value) -> str:
     return "-" if value is None else f"{value:.4f}"
 
 
-def history_table(entries: list[dict], current: dict | None) -> str:
+def history_table(entries: list[HistoryEntry], current: ChampionRecord | None) -> str:
     """Return the history as a table, oldest first, the entry now in force starred."""
     rows = []
     for number, e in enumerate(entries, 1):
-        holds = current is not None and (e["run_id"], e["variant"]) == (
-            current.get("run_id"),
-            current.get("variant"),
-        )
+        holds = current is not None and (e.run_id, e.variant) == (current.run_id, current.variant)
         rows.append(
             [
                 str(number),
-                (e.get("when") or "-").replace("T", " ").removesuffix("+00:00"),
-                e["action"],
-                f"{e['run_id']}/{e['variant']}",
-                f"{e.get('metric') or '-'} {_score(e.get('score'))}",
-                e.get("previous") or "-",
+                (e.when or "-").replace("T", " ").removesuffix("+00:00"),
+                e.action,
+                f"{e.run_id}/{e.variant}",
+                f"{e.metric or '-'} {_score(e.score)}",
+                e.previous or "-",
                 "*" if holds and number == _last_for(entries, current) else "",
             ]
         )
     return table(rows, ["#", "WHEN (UTC)", "ACTION", "CHAMPION", "SCORE", "REPLACED", "NOW"])
 
 
-def _last_for(entries: list[dict], current: dict) -> int:
+def _last_for(entries: list[HistoryEntry], current: ChampionRecord) -> int:
     """Return the number of the newest entry that names the current champion."""
     numbers = [
         n
         for n, e in enumerate(entries, 1)
-        if (e["run_id"], e["variant"]) == (current.get("run_id"), current.get("variant"))
+        if (e.run_id, e.variant) == (current.run_id, current.variant)
     ]
     return numbers[-1] if numbers else 0
 
@@ -80,9 +76,8 @@ def handle(args: argparse.Namespace) -> int:
         print(f"champion: {exc} (`imbalance champion --rollback N` rewrites it)")
     if current:
         print(
-            f"champion: {current['run_id']}/{current['variant']} "
-            f"({current.get('metric') or '-'} {_score(current.get('score'))}, "
-            f"since {current.get('when', '-')})"
+            f"champion: {current.holder} ({current.metric or '-'} {_score(current.score)}, "
+            f"since {current.when or '-'})"
         )
     elif not artifacts.champion_file.exists():
         print("champion: none yet")
@@ -94,30 +89,21 @@ def handle(args: argparse.Namespace) -> int:
 
 
 def rollback(artifacts: ArtifactStore, number: int) -> int:
-    """Make history entry `number` the champion again, under the store's lock."""
+    """Make history entry `number` the champion again, in one step (imbalance.store.commit)."""
     if not artifacts.root.is_dir():
         raise UserError(f"no artifacts folder {artifacts.root}: nothing to roll back")
-    with artifacts.locked():  # the same lock as a run's promotion: no interleaving
+    with artifacts.locked():  # first: a store that cannot be changed says so at once
         entries = _history(artifacts)
-        if not 1 <= number <= len(entries):
-            raise UserError(f"--rollback {number}: the history has entries 1 to {len(entries)}")
-        entry = entries[number - 1]
-        problem = artifacts.model_problem(entry["run_id"], entry["variant"])
-        if problem:
-            raise UserError(f"cannot roll back to entry {number}: {problem}")
-        try:
-            previous = artifacts.champion()
-        except StateFileError:
-            previous = None  # a damaged champion.json is what a rollback repairs
-        record = {
-            "run_id": entry["run_id"],
-            "variant": entry["variant"],
-            "metric": entry.get("metric"),
-            "score": entry.get("score"),
-            "when": utc_now().isoformat(timespec="seconds"),
-        }
-        reason = f"rolled back by hand to history entry {number}"
-        artifacts.set_champion(record)
-        artifacts.append_history(history_entry("rollback", record, previous, reason))
-    print(f"champion: {entry['run_id']}/{entry['variant']} again ({reason})")
+    if not 1 <= number <= len(entries):
+        raise UserError(f"--rollback {number}: the history has entries 1 to {len(entries)}")
+    entry = entries[number - 1]
+    # Checked outside the lock: a run named in the history is never deleted, and a
+    # complete run's files do not change (`imbalance verify` says if they did).
+    problem = artifacts.model_problem(entry.run_id, entry.variant)
+    if problem:
+        raise UserError(f"cannot roll back to entry {number}: {problem}")
+    record = ChampionRecord(entry.run_id, entry.variant, entry.metric, entry.score, now())
+    reason = f"rolled back by hand to history entry {number}"
+    artifacts.change_champion(record, "rollback", reason)
+    print(f"champion: {entry.run_id}/{entry.variant} again ({reason})")
     return 0

@@ -10,8 +10,14 @@ from typing import Any
 from cli.errors import UserError
 from imbalance import store
 from imbalance.config import recorded_fields
-from imbalance.retention import size_text  # the core says sizes as the commands do
-from imbalance.store import ArtifactStore, RunNotFoundError, RunPaths, StateFileError
+from imbalance.store import (
+    ArtifactStore,
+    ChampionRecord,
+    RunNotFoundError,
+    RunPaths,
+    StateFileError,
+)
+from imbalance.store.retention import size_text  # the core says sizes as the commands do
 from imbalance.variants import VARIANTS
 
 COMPARED_METRICS = ["precision", "recall", "f1", "roc_auc", "pr_auc", "final_loss", "train_seconds"]
@@ -128,7 +134,7 @@ def _read_optional(path) -> tuple[dict | None, str | None]:
     return content, None
 
 
-def run_summary(run: RunPaths, complete: bool, champion: dict | None) -> dict[str, Any]:
+def run_summary(run: RunPaths, complete: bool, champion: ChampionRecord | None) -> dict[str, Any]:
     """Return what `imbalance runs` shows of one run, complete or still in staging."""
     manifest, problem = _read_optional(run.manifest)
     metrics, metrics_problem = _read_optional(run.metrics)
@@ -141,7 +147,7 @@ def run_summary(run: RunPaths, complete: bool, champion: dict | None) -> dict[st
         status = manifest.get("status", "unknown")
     manifest = manifest or {}
     variants = (metrics or {}).get("variants", {})
-    holds = champion is not None and champion.get("run_id") == run.run_id
+    holds = champion is not None and champion.run_id == run.run_id
     return {
         "run_id": run.run_id,
         "status": status,
@@ -153,7 +159,7 @@ def run_summary(run: RunPaths, complete: bool, champion: dict | None) -> dict[st
             name: {"recall": m.get("recall"), "pr_auc": m.get("pr_auc")}
             for name, m in variants.items()
         },
-        "champion": champion["variant"] if holds else None,
+        "champion": champion.variant if holds else None,
         "error": manifest.get("error") or problem or metrics_problem,
     }
 
@@ -175,7 +181,7 @@ def list_runs(artifacts: ArtifactStore) -> list[dict[str, Any]]:
     ]
 
 
-def _champion_or_none(artifacts: ArtifactStore) -> dict | None:
+def _champion_or_none(artifacts: ArtifactStore) -> ChampionRecord | None:
     try:
         return artifacts.champion()
     except StateFileError:

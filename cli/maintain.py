@@ -14,8 +14,8 @@ from cli.inspect import (
     table,
     user_error,
 )
-from imbalance import retention, store
-from imbalance.store import ArtifactStore, StateFileError
+from imbalance import store
+from imbalance.store import ArtifactStore, StateFileError, retention
 
 
 def register(subparsers) -> None:
@@ -87,6 +87,11 @@ def verify_run(root: Path) -> tuple[int, list[tuple[str, str]]]:
 
 def handle_verify(args: argparse.Namespace) -> int:
     artifacts = ArtifactStore(args.artifacts_dir)
+    try:
+        artifacts.recover()  # a promotion a killed run left half done is completed first
+    except StateFileError as exc:
+        print(exc)
+        return 1
     if args.ref == "all":
         roots = [artifacts.runs_dir / run_id for run_id in artifacts.run_ids()]
         if not roots:
@@ -125,21 +130,20 @@ def unrecorded_promotions(artifacts: ArtifactStore) -> list[str]:
         return []  # state_problems names it
     if not history:
         return []
-    promoted = {(e["run_id"], e["variant"]) for e in history if e["action"] == "promote"}
-    first = history[0]["run_id"]
+    promoted = {(e.run_id, e.variant) for e in history if e.action == "promote"}
+    first = history[0].run_id
     problems = []
     for run_id in artifacts.run_ids():
         if run_id <= first:
             continue
         try:
-            decision = store.read_json(artifacts.runs_dir / run_id / store.MANIFEST)["champion"]
-            claimed = (run_id, decision["candidate"]["variant"]) if decision["promoted"] else None
-        except (OSError, ValueError, KeyError, TypeError):
+            claimed = store.read_record(artifacts.complete(run_id).manifest).claims_promotion
+        except StateFileError:
             continue  # no decision to check (verify names a damaged manifest)
         if claimed and claimed not in promoted:
             problems.append(
                 f"run {run_id} says Promoted, but champion-history.jsonl has no such promotion "
-                "(killed before champion.json was written?)"
+                "(champion.json or the history could not be written?)"
             )
     return problems
 
@@ -162,11 +166,11 @@ def handle_prune(args: argparse.Namespace) -> int:
                 artifacts, args.keep, args.staging_days
             )
         else:
-            # Under the promotion's lock: a run being promoted right now is never deleted.
-            # A deliberate act: staging folders of any age may go (no MIN_STAGING_AGE).
-            with artifacts.locked():
-                planned = retention.plan(artifacts, args.keep, args.staging_days)
-                done = retention.apply(artifacts, planned)
+            # apply checks each run again under the store's lock: a run being promoted
+            # right now is never deleted. A deliberate act: staging folders of any age
+            # may go (no MIN_STAGING_AGE).
+            planned = retention.plan(artifacts, args.keep, args.staging_days)
+            done = retention.apply(artifacts, planned)
     except StateFileError as exc:
         raise user_error(f"cannot tell which runs were champions, nothing deleted: {exc}") from None
     verb = "would delete" if args.dry_run else "deleted"

@@ -12,6 +12,7 @@ from cli.inspect import add_artifacts_dir, open_run, user_error
 from imbalance import store
 from imbalance.config import recorded_fields
 from imbalance.data.spec import DataError, recorded_spec
+from imbalance.messages import first_line
 from imbalance.scoring import recorded_threshold, score
 from imbalance.store import ArtifactStore, RunPaths, StateFileError
 
@@ -60,11 +61,6 @@ def read_rows(path: Path) -> pd.DataFrame:
         return read_source(str(path)).table.to_pandas()
     except DataError as exc:
         raise user_error(str(exc)) from None
-
-
-def _first_line(exc: Exception) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def checked_features(rows: pd.DataFrame, spec: DataSpec, source: Path) -> pd.DataFrame:
@@ -154,8 +150,8 @@ def choose_model(
     if run_ref is None and champion is None:
         raise user_error("no champion yet: finish a run with `imbalance run`, or pass --run")
     run, manifest = open_run(artifacts, run_ref or "champion")
-    if variant is None and champion and champion["run_id"] == run.run_id:
-        variant = champion["variant"]
+    if variant is None and champion and champion.run_id == run.run_id:
+        variant = champion.variant
     if variant is None:
         candidate = (manifest.get("champion") or {}).get("candidate")
         if not candidate:
@@ -191,10 +187,9 @@ def handle(args: argparse.Namespace) -> int:
     rows = read_rows(args.input)
     features = checked_features(rows, spec, args.input)
     model_path = run.model(variant)
-    if not model_path.is_file():
-        raise user_error(f"{model_path}: model file missing: see `imbalance verify`")
-    if store.file_digest(model_path) != manifest["files"][f"models/{variant}.keras"]:
-        raise user_error(f"{model_path} differs from its manifest: see `imbalance verify`")
+    problem = artifacts.model_problem(run.run_id, variant)  # the champion check's own
+    if problem:
+        raise user_error(f"{run.run_id}/{variant}: {problem}: see `imbalance verify`")
     try:
         threshold = recorded_threshold(manifest, variant)
     except (KeyError, TypeError, ValueError):
@@ -203,20 +198,20 @@ def handle(args: argparse.Namespace) -> int:
     try:
         model = store.load_model(model_path)  # the one place TensorFlow is imported
     except Exception as exc:  # Keras raises many kinds for a file it cannot load
-        raise user_error(f"{model_path}: cannot load the model: {_first_line(exc)}") from None
+        raise user_error(f"{model_path}: cannot load the model: {first_line(exc)}") from None
     scores = score(model, features, spec)
     out = rows.assign(**{SCORE: scores, PREDICTED: (scores >= threshold).astype("int8")})
     try:  # the input's own columns are written back as they came
         schema = pa.Schema.from_pandas(out, preserve_index=False).remove_metadata()
     except (OverflowError, pa.ArrowException) as exc:
         raise user_error(
-            f"{args.input}: a column holds values Parquet cannot store ({_first_line(exc)})"
+            f"{args.input}: a column holds values Parquet cannot store ({first_line(exc)})"
         ) from None
     provenance = {"run_id": run.run_id, "variant": variant, "threshold": threshold}
     try:
         store.write_parquet(args.output, out, schema, provenance | {"input": str(args.input)})
     except OSError as exc:
-        raise user_error(f"{args.output}: cannot write it: {_first_line(exc)}") from None
+        raise user_error(f"{args.output}: cannot write it: {first_line(exc)}") from None
     positives = int(out[PREDICTED].sum())
     print(
         f"scored {len(out):,} rows with {run.run_id}/{variant} (threshold {threshold:.4g}): "

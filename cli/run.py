@@ -194,16 +194,16 @@ def handle(args: argparse.Namespace) -> int:
     from imbalance.report import comparison_table
 
     run = store.RunPaths(Path(run_dir))
-    manifest = store.read_json(run.manifest)
+    manifest = store.read_record(run.manifest)
     if skipped:
         from imbalance.nightly import skip_message
 
-        print(f"\n{skip_message(run.run_id, manifest['data']['sha256'])}")
+        print(f"\n{skip_message(run.run_id, (manifest.facts.data or {})['sha256'])}")
         print(f"run directory: {run.root}")
         return 0
     print(f"\nrun directory: {run.root}\n")
     print(comparison_table(store.read_json(run.metrics)))
-    decision = manifest.get("champion")
+    decision = manifest.champion
     if decision:
         print(f"\nchampion: {describe_decision(decision)}")
     return 0

@@ -17,10 +17,10 @@ from imbalance.champion import describe_decision
 from imbalance.choices import final_members, plan_members
 from imbalance.config import RetrainConfig
 from imbalance.distribution import dask_address, split_into_chunks
-from imbalance.lifecycle import staged_run
 from imbalance.nightly import SKIPPED, as_of_record, skip_message, unchanged_since
-from imbalance.provenance import utc_now
 from imbalance.store import ArtifactStore
+from imbalance.store.provenance import utc_now
+from imbalance.store.staged import staged_run
 from tasks.champion import decide_champion, score_champion
 from tasks.choose import choose_on_validation, logistic_reference_metrics
 from tasks.data import preprocessing, read_dataset, split_dataset, write_snapshot
@@ -79,14 +79,16 @@ def retrain(cfg: RetrainConfig = RetrainConfig()) -> str:  # noqa: B008 (Prefect
     with staged_run(cfg, name if attempt <= 1 else f"{name}-retry{attempt - 1}") as staged:
         run = staged.paths
         logger.info("run %s (as of %s): staging in %s", run.run_id, as_of_record(as_of), run.root)
-        staged.extra["as_of"] = as_of_record(as_of)
+        staged.learn(as_of=as_of_record(as_of))
         write_snapshot(run, dataset)
         spec, provenance = dataset.spec, dataset.provenance
         counts = split_dataset(cfg, run, spec)
         drift = drift_against_champion.submit(cfg, run, spec)
         prep = preprocessing(run, spec)
-        staged.counts = {"dataset_rows": provenance["rows"], **asdict(counts)}
-        staged.extra["data"] = provenance | prep.to_json()
+        staged.learn(
+            counts={"dataset_rows": provenance["rows"], **asdict(counts)},
+            data=provenance | prep.to_json(),
+        )
         weights = compute_class_weights(cfg, run, spec)
         # Final models (all training rows) and models for choosing (blind to the
         # validation rows, several seeds), all in one batched training.
@@ -101,24 +103,22 @@ def retrain(cfg: RetrainConfig = RetrainConfig()) -> str:  # noqa: B008 (Prefect
         if address:  # only training goes to the cluster: the run is written here
             on_cluster = train_on_cluster.with_options(task_runner=dask_runner(address, cfg))
             models = on_cluster(cfg, run, chunks, prep, progress_id, n)
-            staged.extra["trained_on"] = {"dask": address, "tasks": len(chunks)}
+            staged.learn(trained_on={"dask": address, "tasks": len(chunks)})
         else:
             futures = [train_models.submit(cfg, run, c, prep, progress_id, n) for c in chunks]
             models = [member for future in futures for member in future.result()]
         selection = choose_on_validation(cfg, run, prep, models)
         finals = final_members(selection, models)
-        staged.extra["thresholds"] = {
-            v: selection["configurations"][v]["threshold"] for v in selection["variants"]
-        }
-        thresholds = staged.extra["thresholds"]
+        thresholds = {v: selection["configurations"][v]["threshold"] for v in selection["variants"]}
+        staged.learn(thresholds=thresholds)
         saving = [save_variant.submit(cfg, run, m, prep, thresholds[m.name]) for m in finals]
         trained = [f.result() for f in saving]
         metrics = evaluate_variants(cfg, run, trained, spec, selection, reference.result())
         plots = draw_plots(cfg, run, metrics, selection)
         proposal = decide_champion(cfg, run, spec, selection, incumbent)
-        staged.extra["drift"] = drift.result()
-        # The report is written once the proposal has taken effect (or not), under the
-        # store's lock: it says what happened to champion.json, not what was intended.
+        staged.learn(drift=drift.result())
+        # The report is written once the proposal is settled against champion.json, and
+        # is seen only with its outcome (imbalance.store.staged): it says what happened.
         final = staged.complete(
             proposal,
             lambda decision, paths: write_report(
@@ -128,9 +128,9 @@ def retrain(cfg: RetrainConfig = RetrainConfig()) -> str:  # noqa: B008 (Prefect
                 metrics,
                 decision,
                 plots,
-                staged.extra["data"],
+                staged.facts.data,
                 selection,
-                {"as_of": staged.extra["as_of"], "drift": staged.extra["drift"]},
+                {"as_of": staged.facts.as_of, "drift": staged.facts.drift},
             ),
         )
     logger.info("run %s complete: %s", final.run_id, final.root)

@@ -3,7 +3,7 @@
 A run proposes (`decide`) while it is staged; the proposal takes effect only under
 the store's lock, against the champion on disk at that moment (`settle`); only the
 settled decision is written into the report, the manifest and the history
-(`imbalance.lifecycle`). A champion that cannot be checked or scored is never
+(`imbalance.store.staged`). A champion that cannot be checked or scored is never
 replaced on that ground: the gate fails closed.
 """
 
@@ -162,34 +162,6 @@ def holder(record: dict[str, Any] | None) -> tuple[str, str] | None:
 
 def holder_text(record: dict[str, Any]) -> str:
     return f"{record.get('run_id', '?')}/{record.get('variant', '?')}"
-
-
-def champion_record(decision: dict[str, Any], when: str) -> dict[str, Any]:
-    """Return the content of champion.json for a promoting `decision`."""
-    candidate = decision["candidate"]
-    return {
-        "run_id": candidate["run_id"],
-        "variant": candidate["variant"],
-        "metric": decision["metric"],
-        "score": candidate["score"],
-        "when": when,
-    }
-
-
-def history_entry(
-    action: str, record: dict[str, Any], previous: dict[str, Any] | None, reason: str
-) -> dict[str, Any]:
-    """Return one line of the champion history: who took over from whom, when and why."""
-    return {
-        "when": record["when"],
-        "action": action,
-        "run_id": record["run_id"],
-        "variant": record["variant"],
-        "metric": record.get("metric"),
-        "score": record.get("score"),
-        "previous": None if previous is None else holder_text(previous),
-        "reason": reason,
-    }
 
 
 def describe_decision(decision: dict[str, Any]) -> str:

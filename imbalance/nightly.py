@@ -13,7 +13,7 @@ import json
 from typing import Any
 
 from imbalance.config import RetrainConfig, learned_part
-from imbalance.store import MANIFEST, ArtifactStore, read_json
+from imbalance.store import ArtifactStore, RunRecord, StateFileError
 
 SKIPPED = "Skipped"  # the name of the Completed state of a run that had nothing new
 
@@ -24,10 +24,10 @@ def unchanged_since(artifacts: ArtifactStore, cfg: RetrainConfig, fingerprint: s
     if run_id is None:
         return None
     try:
-        manifest = read_json(artifacts.runs_dir / run_id / MANIFEST)
-        recorded = learned_part(manifest["config"])  # flat (before sections) or in sections
-        sha256 = manifest["data"]["sha256"]
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        manifest = artifacts.manifest(run_id)
+        recorded = learned_part(manifest.config)  # flat (before sections) or in sections
+        sha256 = (manifest.facts.data or {})["sha256"]
+    except (LookupError, StateFileError, TypeError, ValueError, AttributeError):
         return None
     # Compared as JSON, as the manifest keeps it; a field an older version did not
     # have makes the configs differ: retraining is the safe side.
@@ -37,19 +37,16 @@ def unchanged_since(artifacts: ArtifactStore, cfg: RetrainConfig, fingerprint: s
     return None
 
 
-def _same_code(manifest: dict) -> bool:
+def _same_code(manifest: RunRecord) -> bool:
     """Whether the run was made by this code: its git commit and every key package's version.
 
     Another version (of this project, TensorFlow, Keras, scikit-learn, ...) may train
     differently with the same data and config: it retrains. Not seen: uncommitted
     edits of a checkout (its commit is the same); `--force` retrains after those.
     """
-    from imbalance.provenance import git_commit, package_versions
+    from imbalance.store.provenance import git_commit, package_versions
 
-    return (
-        manifest.get("git_commit") == git_commit()
-        and manifest.get("versions") == package_versions()
-    )
+    return manifest.git_commit == git_commit() and manifest.versions == package_versions()
 
 
 def skip_message(run_id: str, fingerprint: str) -> str:

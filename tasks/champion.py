@@ -5,7 +5,7 @@ on the *new* run's validation rows, so it and the candidate are judged on the sa
 rows by the same metric. Whatever stops that (a damaged champion.json, a missing run,
 an altered or unloadable model, non-finite scores) comes back as an `error`, and the
 decision then keeps the champion: the gate fails closed. The proposal takes effect only when the
-run completes (`imbalance.lifecycle`).
+run completes (`imbalance.store.staged`).
 """
 
 from __future__ import annotations
@@ -17,13 +17,13 @@ import numpy as np
 from prefect import task
 
 from imbalance import store
-from imbalance.champion import decide, describe_decision, holder_text
+from imbalance.champion import decide, describe_decision
 from imbalance.config import RetrainConfig
 from imbalance.data.spec import DataError, DataSpec, recorded_spec, same_task
 from imbalance.evaluation import variant_metrics
 from imbalance.scoring import recorded_threshold, score
 from imbalance.selection import choose_threshold, paired_bootstrap
-from imbalance.store import ArtifactStore, RunPaths, StateFileError
+from imbalance.store import ArtifactStore, ChampionRecord, RunPaths, StateFileError
 from tasks._prefect import run_logger
 
 # Resamples of the paired bootstrap: 1,000 give the 2.5% and 97.5% percentiles to
@@ -35,20 +35,20 @@ class ChampionUnusable(Exception):
     """The champion cannot be checked or scored; the message is the one-line reason."""
 
 
-def load_champion_model(artifacts: ArtifactStore, record: dict[str, Any], spec: DataSpec):
+def load_champion_model(artifacts: ArtifactStore, record: ChampionRecord, spec: DataSpec):
     """Return (model, threshold, spec) of the champion, checked against its run's manifest.
 
     Refused (ChampionUnusable) unless it was trained for the same label and on the same
     feature columns as this run's `spec`: scores of other columns are not comparable.
     """
-    problem = artifacts.model_problem(record["run_id"], record["variant"])
+    problem = artifacts.model_problem(record.run_id, record.variant)
     if problem:
         raise ChampionUnusable(problem)
-    run = artifacts.run(record["run_id"])
-    path = run.model(record["variant"])
+    run = artifacts.run(record.run_id)
+    path = run.model(record.variant)
     manifest = store.read_json(run.manifest)
     try:
-        threshold = recorded_threshold(manifest, record["variant"])
+        threshold = recorded_threshold(manifest, record.variant)
     except (KeyError, TypeError, ValueError) as exc:
         raise ChampionUnusable(f"its run's manifest has no valid threshold ({exc!r})") from None
     if not 0 < threshold <= 1:
@@ -88,10 +88,10 @@ def score_champion(cfg: RetrainConfig, run: RunPaths, spec: DataSpec) -> dict[st
     if record is None:
         return None
     incumbent = {
-        "run_id": record["run_id"],
-        "variant": record.get("variant"),
-        "recorded_metric": record.get("metric"),
-        "recorded_score": record.get("score"),
+        "run_id": record.run_id,
+        "variant": record.variant,
+        "recorded_metric": record.metric,
+        "recorded_score": record.score,
         "score": None,
     }
     train, held = store.read_training_part(run)
@@ -118,7 +118,7 @@ def score_champion(cfg: RetrainConfig, run: RunPaths, spec: DataSpec) -> dict[st
                 f"it cannot be scored on this run's rows ({type(exc).__name__}: {why})"
             ) from None
     except ChampionUnusable as exc:
-        _logger().warning("cannot score the champion %s: %s", holder_text(record), exc)
+        _logger().warning("cannot score the champion %s: %s", record.holder, exc)
         return incumbent | {"error": str(exc)}
     return incumbent | {
         "score": measured.get(cfg.selection.metric),

@@ -29,7 +29,7 @@ def drift_against_champion(cfg: RetrainConfig, run: RunPaths, spec: DataSpec) ->
         champion = artifacts.champion()
         if champion is None:
             return {"status": "no champion", "reason": "no champion yet: nothing to compare with"}
-        against = artifacts.run(champion["run_id"])
+        against = artifacts.run(champion.run_id)
         reference_spec = recorded_spec(store.read_json(against.manifest))
         reference = store.read_parquet(against.train)
     except (StateFileError, LookupError, DataError, OSError, ValueError) as exc:

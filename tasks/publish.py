@@ -122,7 +122,7 @@ def publish_run(run: RunPaths, progress_id: UUID | None = None) -> dict[str, UUI
                 description=f"Folder of run {run.run_id}",
             ),
         }
-        drift = store.read_json(run.manifest).get("drift") or {}
+        drift = store.read_record(run.manifest).facts.drift or {}
         if drift:  # also when not compared: the key's latest table is this run's
             ids[DRIFT_KEY] = create_table_artifact(
                 drift_rows(drift),

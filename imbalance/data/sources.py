@@ -50,6 +50,7 @@ import pyarrow as pa
 
 from imbalance.data.partitions import Window, select
 from imbalance.data.spec import DataError
+from imbalance.messages import first_line
 
 S3_CLIENT_CONFIG = {"connect_timeout": 5, "read_timeout": 10, "retries": {"max_attempts": 1}}
 CSV = (".csv",)
@@ -191,9 +192,9 @@ def _list(uri: str, shown: str, options: dict) -> tuple[Any, str, list[str], boo
         # folder and the credentials of its first use.
         fs, path = url_to_fs(uri, **{"skip_instance_cache": True, **options})
     except ImportError as exc:
-        raise DataError(f"cannot read {shown}: {_first_line(exc)}") from None
+        raise DataError(f"cannot read {shown}: {first_line(exc)}") from None
     except (ValueError, TypeError) as exc:
-        raise DataError(f"cannot read {shown}: {_first_line(exc)}") from None
+        raise DataError(f"cannot read {shown}: {first_line(exc)}") from None
     with _user_errors(shown, listing=True):
         if _GLOB.search(path):
             return fs, _glob_root(path), _glob(fs, path, shown), False
@@ -331,7 +332,7 @@ def _parse(data: bytes, where: str) -> pa.Table:
         table = read(pa.py_buffer(data))
     except (pa.ArrowException, OSError) as exc:
         kind = "CSV" if is_csv else "Parquet"
-        raise DataError(f"{where} is not a readable {kind} file: {_first_line(exc)}") from None
+        raise DataError(f"{where} is not a readable {kind} file: {first_line(exc)}") from None
     seen: set[str] = set()
     for name in table.column_names:
         if name in seen:
@@ -373,7 +374,7 @@ def _concat(tables: list[pa.Table], files: list[SourceFile]) -> pa.Table:
                     f"{f.path} has column {name!r} of type {b} where {files[0].path} has {a}; "
                     "all files of a source need the same column types"
                 )
-    raise DataError(f"the files of the source cannot be combined: {_first_line(error)}")
+    raise DataError(f"the files of the source cannot be combined: {first_line(error)}")
 
 
 def _unifiable(a: pa.DataType, b: pa.DataType) -> bool:
@@ -404,7 +405,7 @@ class _user_errors:  # noqa: N801 - used as a context manager, reads as one
             return False
         message = _user_message(exc, self.where)
         if message is None and self.listing and isinstance(exc, ValueError):
-            message = f"cannot read {self.where}: {_first_line(exc)}"
+            message = f"cannot read {self.where}: {first_line(exc)}"
         if message is None:
             return False
         raise DataError(message) from None
@@ -425,7 +426,7 @@ def _user_message(exc: BaseException, where: str) -> str | None:
             )
         return f"permission denied: {where}{detail}"
     if isinstance(exc, FileNotFoundError):
-        if "bucket" in _first_line(exc).lower():
+        if "bucket" in first_line(exc).lower():
             return f"no such bucket: {where}"
         return f"no such file or folder: {where}"
     if isinstance(exc, boto.NoCredentialsError | boto.PartialCredentialsError):
@@ -434,12 +435,12 @@ def _user_message(exc: BaseException, where: str) -> str | None:
             "AWS_SECRET_ACCESS_KEY, or AWS_PROFILE"
         )
     if isinstance(exc, boto.ProfileNotFound):
-        return f"cannot read {where}: {_first_line(exc)} (AWS_PROFILE or ~/.aws/config)"
+        return f"cannot read {where}: {first_line(exc)} (AWS_PROFILE or ~/.aws/config)"
     if isinstance(exc, boto.SSOError | boto.TokenRetrievalError | boto.CredentialRetrievalError):
-        return f"cannot load the AWS credentials to read {where}: {_first_line(exc)}"
+        return f"cannot load the AWS credentials to read {where}: {first_line(exc)}"
     if isinstance(exc, boto.ParamValidationError):
         lines = str(exc).strip().splitlines()
-        detail = lines[1].split(":")[0].strip() if len(lines) > 1 else _first_line(exc)
+        detail = lines[1].split(":")[0].strip() if len(lines) > 1 else first_line(exc)
         return f"{where} is not a valid S3 location: {detail}"
     if isinstance(exc, boto.EndpointConnectionError):
         endpoint = exc.kwargs.get("endpoint_url", "")
@@ -454,7 +455,7 @@ def _user_message(exc: BaseException, where: str) -> str | None:
             f"({type(exc).__name__}): is it up, and is AWS_ENDPOINT_URL right?"
         )
     if isinstance(exc, NotADirectoryError | IsADirectoryError):
-        return f"cannot read {where}: {_first_line(exc)}"
+        return f"cannot read {where}: {first_line(exc)}"
     return None
 
 
@@ -463,11 +464,3 @@ def _boto_code(exc: BaseException) -> str:
     response = getattr(cause, "response", None) or {}
     code = response.get("Error", {}).get("Code", "")
     return "" if code in ("403", "AccessDenied") else code
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    line = text.splitlines()[0] if text else type(exc).__name__
-    # A binary file's bytes can reach a parser's message: keep the line printable.
-    line = "".join(c if c.isprintable() else "?" for c in line)
-    return line if len(line) <= 200 else line[:197] + "..."

@@ -12,8 +12,7 @@ import pytest
 from cli import main
 from imbalance import store
 from imbalance.config import RetrainConfig
-from imbalance.provenance import build_manifest
-from imbalance.store import ArtifactStore, RunPaths
+from imbalance.store import ArtifactStore, ChampionRecord, RunFacts, RunPaths, RunRecord
 
 VARIANTS = ["baseline", "balanced", "manual"]
 # A fake model: the commands under test stop before loading one (see tests/flow for real ones).
@@ -66,16 +65,21 @@ def make_run(
     decision = {"candidate": {"run_id": run_id, "variant": best, "score": scores[best][1]}}
     started = datetime.strptime(run_id[:16], "%Y%m%dT%H%M%SZ").astimezone()
     counts = {"dataset_rows": 5_000, "train_rows": 4_000, "test_rows": 1_000, "test_minority": 7}
-    manifest = build_manifest(
-        run_id, cfg.model_dump(mode="json"), started, "completed", counts, {"champion": decision}
+    manifest = RunRecord(
+        run_id,
+        "completed",
+        started=started.isoformat(timespec="seconds"),
+        ended=started.isoformat(timespec="seconds"),
+        duration_seconds=12.5,
+        config=cfg.model_dump(mode="json"),
+        facts=RunFacts(counts=counts),
+        champion=decision,
     )
     return artifacts.complete_run(run, manifest)
 
 
 def make_champion(root: Path, run: RunPaths, variant: str = "balanced") -> None:
-    ArtifactStore(root).set_champion(
-        {"run_id": run.run_id, "variant": variant, "metric": "pr_auc", "score": 0.04, "when": "x"}
-    )
+    ArtifactStore(root).set_champion(ChampionRecord(run.run_id, variant, "pr_auc", 0.04, "x"))
 
 
 @pytest.fixture
@@ -88,7 +92,7 @@ def artifacts(tmp_path) -> Path:
     make_champion(root, oldest)
     store_ = ArtifactStore(root)
     failed = store_.start_run("20260104T000000Z-failed")
-    store_.fail_run(failed, {"run_id": failed.run_id, "status": "failed", "error": "ValueError: x"})
+    store_.fail_run(failed, RunRecord(failed.run_id, "failed", error="ValueError: x"))
     store_.start_run("20260105T000000Z-killed")
     return root
 

@@ -8,8 +8,7 @@ import time
 import pytest
 
 from imbalance import store
-from imbalance.champion import history_entry
-from imbalance.store import ArtifactStore
+from imbalance.store import ArtifactStore, ChampionRecord, HistoryEntry
 
 OLDEST, MIDDLE, NEWEST = (
     "20260101T000000Z-oldest",
@@ -18,11 +17,11 @@ OLDEST, MIDDLE, NEWEST = (
 )
 
 
-def _promote(root, run_id: str, variant: str, previous: dict | None) -> dict:
-    record = {"run_id": run_id, "variant": variant, "metric": "pr_auc", "score": 0.05, "when": "t"}
+def _promote(root, run_id: str, variant: str, previous: ChampionRecord | None) -> ChampionRecord:
+    record = ChampionRecord(run_id, variant, "pr_auc", 0.05, "t")
     artifacts = ArtifactStore(root)
     artifacts.set_champion(record)
-    artifacts.append_history(history_entry("promote", record, previous, "beats it"))
+    artifacts.append_history(HistoryEntry.of("promote", record, previous, "beats it"))
     return record
 
 
@@ -39,9 +38,9 @@ def test_the_history_is_listed_and_a_rollback_restores_an_earlier_champion(artif
     status, out, _ = cli("champion", "--rollback", "1", "--artifacts-dir", artifacts)
     assert status == 0 and f"champion: {OLDEST}/balanced again" in out
     champion = ArtifactStore(artifacts).champion()
-    assert (champion["run_id"], champion["variant"]) == (OLDEST, "balanced")
+    assert (champion.run_id, champion.variant) == (OLDEST, "balanced")
     last = ArtifactStore(artifacts).champion_history()[-1]
-    assert (last["action"], last["previous"]) == ("rollback", f"{NEWEST}/manual")
+    assert (last.action, last.previous) == ("rollback", f"{NEWEST}/manual")
 
 
 def test_a_rollback_to_a_model_that_no_longer_matches_its_manifest_is_refused(artifacts, cli):
@@ -64,7 +63,7 @@ def test_a_rollback_repairs_a_damaged_champion_file(artifacts, cli):
     status, out, _ = cli("champion", "--artifacts-dir", artifacts)
     assert status == 0 and "champion.json is unreadable" in out
     assert cli("champion", "--rollback", "1", "--artifacts-dir", artifacts)[0] == 0
-    assert ArtifactStore(artifacts).champion()["run_id"] == MIDDLE
+    assert ArtifactStore(artifacts).champion().run_id == MIDDLE
 
 
 def test_damaged_state_files_give_one_line_in_every_reading_command(artifacts, cli):

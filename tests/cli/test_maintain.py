@@ -3,7 +3,7 @@
 import pytest
 
 from imbalance import store
-from imbalance.store import ArtifactStore
+from imbalance.store import ArtifactStore, ChampionRecord
 
 OLDEST, MIDDLE, NEWEST = (
     "20260101T000000Z-oldest",
@@ -55,7 +55,7 @@ def test_verify_all_fails_if_one_run_differs_and_says_which(artifacts, cli):
 def test_verify_reports_a_lost_manifest_and_a_champion_pointing_nowhere(artifacts, cli):
     run = ArtifactStore(artifacts).run(NEWEST)
     run.manifest.write_text("{ not json")
-    ArtifactStore(artifacts).set_champion({"run_id": "20250101T000000Z-gone", "variant": "x"})
+    ArtifactStore(artifacts).set_champion(ChampionRecord("20250101T000000Z-gone", "x"))
     status, out, _ = cli("verify", "all", "--artifacts-dir", artifacts)
     assert status == 1
     assert f"{NEWEST}  1 problem" in out and "unreadable  manifest.json" in out

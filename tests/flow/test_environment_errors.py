@@ -14,7 +14,7 @@ import pytest
 
 from cli import main
 from imbalance import store
-from imbalance.store import ArtifactStore
+from imbalance.store import ArtifactStore, RunRecord
 
 pytestmark = pytest.mark.slow
 
@@ -37,7 +37,7 @@ def _earlier_run(root: Path) -> store.RunPaths:
     artifacts = ArtifactStore(root)
     run = artifacts.start_run("20200101T000000Z-earlier")
     store.write_text(run.report, "an earlier run")
-    return artifacts.complete_run(run, {"run_id": run.run_id, "status": "completed"})
+    return artifacts.complete_run(run, RunRecord(run.run_id, "completed"))
 
 
 def test_a_read_only_artifacts_folder_fails_at_once_in_one_line(tmp_path):

@@ -47,7 +47,7 @@ def _config(tiny: dict, artifacts: Path, **sections: dict) -> RetrainConfig:
 def weak_champion(tmp_path_factory, tiny) -> Path:
     root = tmp_path_factory.mktemp("weak") / "artifacts"
     retrain(_config(tiny, root, **WEAK))
-    assert ArtifactStore(root).champion()["variant"] == "baseline"
+    assert ArtifactStore(root).champion().variant == "baseline"
     return root
 
 
@@ -58,7 +58,7 @@ def _copy(weak_champion: Path, tmp_path: Path) -> ArtifactStore:
 
 def _champion_model(artifacts: ArtifactStore) -> Path:
     record = artifacts.champion()
-    return artifacts.run(record["run_id"]).model(record["variant"])
+    return artifacts.run(record.run_id).model(record.variant)
 
 
 def _damage(kind: str, artifacts: ArtifactStore) -> str:
@@ -109,8 +109,8 @@ def test_a_damaged_champion_is_kept_and_the_report_says_why(weak_champion, tmp_p
     report = run.report.read_text()
     if kind == "intact":
         assert decision["promoted"] is True, decision["reason"]
-        assert artifacts.champion()["run_id"] == run.run_id
-        assert [e["run_id"] for e in artifacts.champion_history()][-1] == run.run_id
+        assert artifacts.champion().run_id == run.run_id
+        assert [e.run_id for e in artifacts.champion_history()][-1] == run.run_id
         return
     assert decision["promoted"] is False
     assert expected in decision["reason"] and "cannot be compared" in decision["reason"]

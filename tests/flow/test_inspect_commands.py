@@ -19,6 +19,7 @@ from flows.retrain import retrain
 from imbalance import store
 from imbalance.config import RetrainConfig
 from imbalance.store import ArtifactStore, RunPaths
+from imbalance.store.records import SCHEMA_VERSION
 
 pytestmark = pytest.mark.slow
 PLOTS = {"roc", "pr", "loss", "sweep"} | {
@@ -56,6 +57,7 @@ def test_the_first_run_promotes_its_best_variant(two_runs):
         "metric": "pr_auc",
         "score": score,
         "when": None,
+        "schema_version": SCHEMA_VERSION,
     }
     decision = store.read_json(first.manifest)["champion"]
     assert decision["promoted"] is True and decision["champion"] is None
@@ -113,7 +115,7 @@ def test_predict_with_the_champion_reproduces_its_test_predictions(
     two_runs, capsys, tmp_path, kind
 ):
     artifacts, first = two_runs.artifacts, two_runs.first
-    variant = artifacts.champion()["variant"]
+    variant = artifacts.champion().variant
     rows = pd.read_parquet(first.test)
     source = tmp_path / f"rows.{kind}"
     rows.to_parquet(source) if kind == "parquet" else rows.to_csv(source, index=False)
@@ -140,7 +142,7 @@ def test_runs_show_and_verify_on_real_runs(two_runs, capsys):
     status, out, _ = _cli(capsys, "runs", "--artifacts-dir", artifacts.root)
     lines = out.splitlines()[1:]
     assert status == 0 and [line.split()[0] for line in lines] == [second.run_id, first.run_id]
-    assert lines[1].rstrip().endswith("* " + artifacts.champion()["variant"])
+    assert lines[1].rstrip().endswith("* " + artifacts.champion().variant)
     status, out, _ = _cli(capsys, "show", "champion", "--artifacts-dir", artifacts.root)
     assert status == 0 and out.startswith(f"# Retrain report: {first.run_id}")
     status, out, _ = _cli(capsys, "verify", "all", "--artifacts-dir", artifacts.root)

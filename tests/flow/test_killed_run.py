@@ -10,7 +10,7 @@ import pytest
 from prefect.settings import PREFECT_API_URL
 
 from imbalance import store
-from imbalance.store import ArtifactStore
+from imbalance.store import ArtifactStore, RunRecord
 
 pytestmark = pytest.mark.slow
 
@@ -18,7 +18,7 @@ pytestmark = pytest.mark.slow
 def _earlier_run(artifacts: ArtifactStore) -> store.RunPaths:
     run = artifacts.start_run("20200101T000000Z-earlier")
     store.write_text(run.report, "an earlier run")
-    return artifacts.complete_run(run, {"run_id": run.run_id, "status": "completed"})
+    return artifacts.complete_run(run, RunRecord(run.run_id, "completed"))
 
 
 def test_a_killed_run_stays_incomplete_and_the_earlier_run_is_untouched(tmp_path, tiny):

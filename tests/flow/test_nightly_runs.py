@@ -82,7 +82,7 @@ def test_an_unchanged_night_makes_no_run_and_force_retrains(nights):
 
 def test_the_drift_against_the_champions_data_is_flagged_and_reported(nights):
     runs = nights["runs"]
-    champion = nights["artifacts"].champion()["run_id"]
+    champion = nights["artifacts"].champion().run_id
     assert champion == runs["27th"].name
     manifest = store.read_json(store.RunPaths(runs["28th"]).manifest)
     drift = manifest["drift"]

@@ -9,7 +9,6 @@ import pytest
 from imbalance import store
 from imbalance.champion import (
     best_variant,
-    champion_record,
     decide,
     describe_decision,
     settle,
@@ -17,7 +16,7 @@ from imbalance.champion import (
 from imbalance.config import RetrainConfig
 from imbalance.data.generator import DATASET_SCHEMA
 from imbalance.data.spec import GENERATOR_SPEC
-from imbalance.store import ArtifactStore
+from imbalance.store import ArtifactStore, ChampionRecord
 from tasks.champion import score_champion
 
 
@@ -130,7 +129,7 @@ def test_a_proposal_is_void_when_the_champion_file_became_unreadable():
 
 def test_a_failed_champion_write_keeps_the_old_file_whole(tmp_path, monkeypatch):
     artifacts = ArtifactStore(tmp_path)
-    artifacts.set_champion({"run_id": "20260101T000000Z-old", "variant": "balanced"})
+    artifacts.set_champion(ChampionRecord("20260101T000000Z-old", "balanced"))
     before = artifacts.champion_file.read_bytes()
 
     def disk_full(fd):
@@ -138,7 +137,9 @@ def test_a_failed_champion_write_keeps_the_old_file_whole(tmp_path, monkeypatch)
 
     monkeypatch.setattr(os, "fsync", disk_full)  # after the bytes are written, before the rename
     with pytest.raises(OSError, match="No space"):
-        artifacts.set_champion(champion_record(_promoting_decision(None), "2026-01-02T00:00:00"))
+        artifacts.set_champion(
+            ChampionRecord.from_decision(_promoting_decision(None), "2026-01-02T00:00:00")
+        )
     assert artifacts.champion_file.read_bytes() == before
     assert json.loads(before)["run_id"] == "20260101T000000Z-old"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["champion.json"]
@@ -147,7 +148,7 @@ def test_a_failed_champion_write_keeps_the_old_file_whole(tmp_path, monkeypatch)
 def test_a_champion_whose_run_is_gone_is_reported_not_raised(tmp_path):
     cfg = RetrainConfig(storage={"artifacts_dir": str(tmp_path / "artifacts")})
     artifacts = ArtifactStore(cfg.storage.artifacts_dir)
-    artifacts.set_champion({"run_id": "20260101T000000Z-gone", "variant": "balanced"})
+    artifacts.set_champion(ChampionRecord("20260101T000000Z-gone", "balanced"))
     run = artifacts.start_run(NEW_RUN)
     test = pd.DataFrame({"x1": [0.1, 0.2], "x2": [0.3, 0.4], "label": [0, 1]})
     store.write_parquet(run.train, test, DATASET_SCHEMA, {})

@@ -17,8 +17,8 @@ from imbalance.data.snapshot import generated, generator_seed, table_sha256
 from imbalance.data.spec import DataError
 from imbalance.data.split import split_frame, time_split
 from imbalance.nightly import unchanged_since
-from imbalance.provenance import git_commit, package_versions
 from imbalance.store import ArtifactStore
+from imbalance.store.provenance import git_commit, package_versions
 
 SCHEDULED = datetime(2026, 11, 28, 2, 0, tzinfo=UTC)
 
@@ -118,6 +118,8 @@ def _complete_run(artifacts: ArtifactStore, run_id: str, cfg: RetrainConfig, sha
     root = artifacts.runs_dir / run_id
     root.mkdir(parents=True)
     manifest = {
+        "run_id": run_id,
+        "status": "completed",
         "config": cfg.model_dump(mode="json"),
         "data": {"sha256": sha},
         "git_commit": git_commit(),

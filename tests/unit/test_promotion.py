@@ -9,8 +9,8 @@ import pytest
 from imbalance import store
 from imbalance.champion import decide, describe_decision
 from imbalance.config import RetrainConfig
-from imbalance.lifecycle import staged_run
 from imbalance.store import ArtifactStore
+from imbalance.store.staged import staged_run
 
 OLD = {"run_id": "20260101T000000Z-old", "variant": "balanced", "metric": "pr_auc", "score": 0.2}
 
@@ -45,12 +45,12 @@ def test_a_promotion_is_applied_recorded_and_appended_to_the_history(tmp_path):
     final, decision = _complete(tmp_path, "20260102T000000Z-new", None)
     artifacts = ArtifactStore(tmp_path)
     assert decision["promoted"] is True
-    assert artifacts.champion()["run_id"] == final.run_id
+    assert artifacts.champion().run_id == final.run_id
     assert final.report.read_text().startswith("Candidate: manual")
     assert "Promoted: no champion yet" in final.report.read_text()
     assert _check_manifest(final)["champion"]["promoted"] is True
     [entry] = artifacts.champion_history()
-    assert (entry["action"], entry["run_id"], entry["previous"]) == ("promote", final.run_id, None)
+    assert (entry.action, entry.run_id, entry.previous) == ("promote", final.run_id, None)
 
 
 def test_a_run_that_lost_the_race_says_not_promoted_everywhere(tmp_path):
@@ -59,10 +59,10 @@ def test_a_run_that_lost_the_race_says_not_promoted_everywhere(tmp_path):
     final, decision = _complete(tmp_path, "20260102T000001Z-second", None)
     artifacts = ArtifactStore(tmp_path)
     assert decision["promoted"] is False
-    assert artifacts.champion()["run_id"] == "20260102T000000Z-first"
+    assert artifacts.champion().run_id == "20260102T000000Z-first"
     assert "Not promoted: the champion changed while this run trained" in final.report.read_text()
     assert _check_manifest(final)["champion"]["promoted"] is False
-    assert [e["run_id"] for e in artifacts.champion_history()] == ["20260102T000000Z-first"]
+    assert [e.run_id for e in artifacts.champion_history()] == ["20260102T000000Z-first"]
 
 
 def test_a_champion_that_cannot_be_written_leaves_a_run_that_says_so(tmp_path, monkeypatch):

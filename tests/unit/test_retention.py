@@ -8,8 +8,17 @@ from pathlib import Path
 
 import pytest
 
-from imbalance import retention, store
-from imbalance.store import ArtifactStore, RunPaths, StateFileError
+from imbalance import store
+from imbalance.store import (
+    ArtifactStore,
+    ChampionRecord,
+    HistoryEntry,
+    RunPaths,
+    RunRecord,
+    StateFileError,
+    lock,
+    retention,
+)
 
 DAY = 86_400
 
@@ -23,7 +32,7 @@ def fake_run(artifacts: ArtifactStore, run_id: str, size: int = 1_000) -> RunPat
     """Return a complete run with one file of `size` bytes and a manifest."""
     run = artifacts.start_run(run_id)
     store.write_bytes(run.root / "models" / "m.keras", b"x" * size)
-    return artifacts.complete_run(run, {"run_id": run_id, "status": "completed"})
+    return artifacts.complete_run(run, RunRecord(run_id, "completed"))
 
 
 def staged_run(artifacts: ArtifactStore, run_id: str, days_old: float = 0) -> RunPaths:
@@ -38,9 +47,9 @@ def staged_run(artifacts: ArtifactStore, run_id: str, days_old: float = 0) -> Ru
 
 
 def promote(artifacts: ArtifactStore, run_id: str) -> None:
-    record = {"run_id": run_id, "variant": "balanced", "metric": "pr_auc", "when": "x"}
+    record = ChampionRecord(run_id, "balanced", "pr_auc", when="x")
     artifacts.set_champion(record)
-    artifacts.append_history({"action": "promote", **record})
+    artifacts.append_history(HistoryEntry.of("promote", record, None, "test"))
 
 
 def _size(root: Path) -> int:
@@ -185,3 +194,23 @@ def test_apply_inside_the_stores_lock_does_not_wait_for_itself(artifacts):
     with artifacts.locked():
         result = retention.apply(artifacts, retention.plan(artifacts, 1, None))
     assert result.deleted == 2 and artifacts.run_ids() == [ids[2]]
+
+
+def test_the_lock_is_held_for_the_renames_only_not_while_files_are_removed(artifacts, monkeypatch):
+    # One slow delete must not block another run's promotion: the doomed runs leave
+    # runs/ under the lock (at once) and their files go after it is released.
+    ids = _ids(3)
+    for run_id in ids:
+        fake_run(artifacts, run_id)
+    removed = []
+    real_rmtree = retention.shutil.rmtree
+
+    def rmtree(path, **kwargs):
+        removed.append((Path(path).name, lock.holds(artifacts.root)))
+        real_rmtree(path, **kwargs)
+
+    monkeypatch.setattr(retention.shutil, "rmtree", rmtree)
+    result = retention.enforce(artifacts, keep=1, staging_days=None)
+    assert result.deleted == 2 and artifacts.run_ids() == [ids[2]]
+    assert sorted(removed) == [(f".deleting-{ids[0]}", False), (f".deleting-{ids[1]}", False)]
+    assert artifacts.trash_folders() == []

@@ -9,13 +9,13 @@ import pyarrow.parquet as pq
 import pytest
 
 from imbalance import store
-from imbalance.store import ArtifactStore, RunNotFoundError
+from imbalance.store import ArtifactStore, RunNotFoundError, RunRecord, files
 
 
 def test_a_failed_write_keeps_the_old_file_and_leaves_no_temporary(tmp_path):
     target = tmp_path / "f.json"
     store.write_json(target, {"v": 1})
-    with pytest.raises(RuntimeError), store._atomic_path(target) as tmp:
+    with pytest.raises(RuntimeError), files._atomic_path(target) as tmp:
         tmp.write_text("half")
         raise RuntimeError("killed while writing")
     assert json.loads(target.read_text()) == {"v": 1}
@@ -33,7 +33,7 @@ def test_parquet_keeps_its_explicit_schema_and_metadata(tmp_path):
 def _complete(artifacts: ArtifactStore, run_id: str):
     run = artifacts.start_run(run_id)
     store.write_text(run.report, "hello")
-    return artifacts.complete_run(run, {"run_id": run_id, "status": "completed"})
+    return artifacts.complete_run(run, RunRecord(run_id, "completed"))
 
 
 def test_a_completed_run_moves_out_of_staging_with_digests(tmp_path):
@@ -58,7 +58,7 @@ def test_latest_never_moves_back_to_an_older_run(tmp_path):
 def test_a_failed_run_stays_in_staging_and_is_not_found(tmp_path):
     artifacts = ArtifactStore(tmp_path)
     run = artifacts.start_run("20260101T000000Z-bad")
-    artifacts.fail_run(run, {"status": "failed"})
+    artifacts.fail_run(run, RunRecord(run.run_id, "failed"))
     assert artifacts.unfinished_run_ids() == ["20260101T000000Z-bad"]
     assert artifacts.run_ids() == []
     with pytest.raises(RunNotFoundError):

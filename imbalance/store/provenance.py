@@ -1,4 +1,4 @@
-"""What a run was made with: package versions, git commit, times; and its manifest."""
+"""What a run was made with: package versions, git commit, times; and its id."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ import subprocess
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
-from typing import Any
 
 KEY_PACKAGES = [
     "imbalance-flow",
@@ -58,27 +57,3 @@ def git_commit(where: Path | None = None) -> str | None:
     except (OSError, subprocess.TimeoutExpired):
         return None
     return out.stdout.strip() if out.returncode == 0 else None
-
-
-def build_manifest(
-    run_id: str,
-    config: dict[str, Any],
-    started: datetime,
-    status: str,
-    counts: dict[str, Any],
-    extra: dict[str, Any] | None = None,
-) -> dict[str, Any]:
-    """Return the manifest of a run (the store adds the files' digests when completing it)."""
-    ended = utc_now()
-    return {
-        "run_id": run_id,
-        "status": status,
-        "started": started.isoformat(timespec="seconds"),
-        "ended": ended.isoformat(timespec="seconds"),
-        "duration_seconds": round((ended - started).total_seconds(), 2),
-        "config": config,
-        "counts": counts,
-        "versions": package_versions(),
-        "git_commit": git_commit(),
-        **(extra or {}),
-    }

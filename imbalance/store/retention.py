@@ -1,7 +1,9 @@
 """Which runs to keep: the newest N complete ones, every champion's, every running one.
 
-The retrain flow enforces it after each complete run (`enforce`), under the store's
-lock that promotion holds; `imbalance prune` applies it by hand. Never deleted:
+The retrain flow enforces it after each complete run (`enforce`); `imbalance prune`
+applies it by hand. The plan is made without the store's lock; the lock is held only
+while the doomed runs are renamed out of runs/ (each checked again against the
+champions then), and their files are removed after it is released. Never deleted:
 
 - the newest `keep` complete runs (so never the run just completed: it is the newest);
 - the run of the champion and of every earlier one (champion.json, champion-history.jsonl);
@@ -13,10 +15,12 @@ If the champion files cannot be read, nothing is deleted (StateFileError).
 from __future__ import annotations
 
 import contextlib
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from imbalance.store import ArtifactStore
+from imbalance.store.commit import reached
+from imbalance.store.runs import ArtifactStore
 
 __all__ = [
     "RetentionPlan",
@@ -29,6 +33,7 @@ __all__ = [
 ]
 
 _DAY = 86_400
+STEPS = ("retention renamed", "retention removed")  # where the kill test stops it
 # A staging folder exists a moment before its run takes its running mark: the flow's
 # retention (another run's process) never deletes one younger than this, whatever
 # staging_days says (0 included). `imbalance prune` is a deliberate act: it does.
@@ -98,8 +103,8 @@ def protected_runs(artifacts: ArtifactStore) -> set[str]:
     history = artifacts.champion_history()
     # Also the champions each promotion replaced ("RUN/VARIANT"): a history line that
     # could not be written must not leave a former champion unprotected.
-    previous = {str(e["previous"]).split("/")[0] for e in history if e.get("previous")}
-    return {e["run_id"] for e in history} | previous | ({champion["run_id"]} if champion else set())
+    previous = {e.previous_run_id for e in history if e.previous_run_id}
+    return {e.run_id for e in history} | previous | ({champion.run_id} if champion else set())
 
 
 def plan(
@@ -145,51 +150,56 @@ def plan(
 def apply(artifacts: ArtifactStore, plan: RetentionPlan) -> RetentionResult:
     """Delete the runs of `plan`; return what went and the bytes freed.
 
-    Runs under the store's lock (`artifacts.locked()`, the one promotion holds):
-    it takes the lock itself, which is re-entrant, so a caller holding it already
-    is fine. A plan made before the lock may be stale, so each run is checked
-    again: the champions are re-read (StateFileError: nothing deleted), a run
-    that is protected or running now is skipped, and so is one already gone.
+    Under the store's lock (re-entrant: a caller may hold it already) each run is
+    checked again and renamed out of the way: a plan made before the lock may be
+    stale, so the champions are re-read (StateFileError: nothing deleted), a run
+    that is protected or running now is skipped, and so is one already gone. The
+    files go once the lock is released: one slow delete blocks no promotion.
     """
+    skipped: list[str] = []
+    trash = []
     with artifacts.locked():
         protected = protected_runs(artifacts)
-        skipped: list[str] = []
 
-        def delete(runs: tuple[RunSize, ...], remove) -> tuple[RunSize, ...]:
+        def discard(runs: tuple[RunSize, ...], complete: bool) -> tuple[RunSize, ...]:
             done = []
             for run in runs:
                 if run.run_id in protected or artifacts.is_running(run.run_id):
                     skipped.append(run.run_id)
                     continue
                 try:
-                    remove(run.run_id)
+                    trash.append(artifacts.discard_run(run.run_id, complete))
                 except FileNotFoundError:  # deleted meanwhile (outside the lock, by hand)
                     skipped.append(run.run_id)
                     continue
                 done.append(run)
             return tuple(done)
 
-        runs = delete(plan.runs, artifacts.delete_run)
-        staging = delete(plan.staging, artifacts.delete_unfinished_run)
-        return RetentionResult(
-            runs=runs,
-            staging=staging,
-            skipped=tuple(skipped),
-            protected=frozenset(protected),
-            kept=len(artifacts.run_ids()),
-        )
+        runs = discard(plan.runs, complete=True)
+        staging = discard(plan.staging, complete=False)
+        kept = len(artifacts.run_ids())
+    reached("retention renamed")
+    for folder in sorted({*trash, *artifacts.trash_folders()}):  # and any a kill left
+        shutil.rmtree(folder, ignore_errors=True)
+    reached("retention removed")
+    return RetentionResult(
+        runs=runs,
+        staging=staging,
+        skipped=tuple(skipped),
+        protected=frozenset(protected),
+        kept=kept,
+    )
 
 
 def enforce(
     artifacts: ArtifactStore, keep: int | None, staging_days: float | None
 ) -> RetentionResult:
-    """Lock, plan, apply: the one call the flow makes once a run has moved into runs/.
+    """Plan, apply: the one call the flow makes once a run has moved into runs/.
 
     The run just completed is the newest, so any `keep` of 1 or more keeps it
     (0 or None keeps every complete run); it is also still marked running.
     """
-    with artifacts.locked():
-        return apply(artifacts, plan(artifacts, keep, staging_days, MIN_STAGING_AGE))
+    return apply(artifacts, plan(artifacts, keep, staging_days, MIN_STAGING_AGE))
 
 
 def size_text(n: float) -> str:
