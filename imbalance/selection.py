@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import Literal
+from typing import get_args
 
 import numpy as np
 from sklearn.linear_model import LogisticRegression
@@ -22,8 +22,9 @@ from sklearn.metrics import (
     roc_auc_score,
 )
 
-ThresholdPolicy = Literal["fixed", "max_f1", "target_recall", "target_precision"]
-POLICIES: tuple[str, ...] = ("fixed", "max_f1", "target_recall", "target_precision")
+from imbalance.config.model import ThresholdPolicy  # one list of policies, the config's
+
+POLICIES: tuple[str, ...] = get_args(ThresholdPolicy)
 METRICS: tuple[str, ...] = ("pr_auc", "roc_auc", "recall", "f1", "precision")
 THRESHOLD_METRICS = ("recall", "f1", "precision")
 

@@ -77,7 +77,9 @@ def test_a_full_disk_fails_the_run_in_one_line_and_keeps_the_earlier_run(
         root = mount / "artifacts"
         earlier = _earlier_run(root)
         latest = ArtifactStore(root).latest_file.read_bytes()
-        options = [f"--{k.replace('_', '-')}={v}" for k, v in tiny.items()]
+        options = [
+            f"--{k.replace('_', '-')}={v}" for fields in tiny.values() for k, v in fields.items()
+        ]
         status = main(["run", *options, "--artifacts-dir", str(root)])
         err = capsys.readouterr().err.strip().splitlines()
         assert status == 2

@@ -25,7 +25,9 @@ def test_a_killed_run_stays_incomplete_and_the_earlier_run_is_untouched(tmp_path
     artifacts = ArtifactStore(tmp_path / "artifacts")
     earlier = _earlier_run(artifacts)
     latest_before = artifacts.latest_file.read_bytes()
-    options = [f"--{k.replace('_', '-')}={v}" for k, v in tiny.items()]
+    options = [
+        f"--{k.replace('_', '-')}={v}" for fields in tiny.values() for k, v in fields.items()
+    ]
     proc = subprocess.Popen(
         [
             sys.executable,
