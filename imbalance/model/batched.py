@@ -310,14 +310,4 @@ def _check(
         raise ValueError(f"x must be 2-D (rows, features), got shape {np.shape(x)}")
     if len(y) != len(x) or not (np.ndim(y) == 1 or np.shape(y)[1:] == (1,)):
         raise ValueError(f"y must hold one label per row of x, got shape {np.shape(y)}")
-    if not initial:
-        return []
-    shapes = [tuple(np.shape(w)) for w in initial[0]]
-    if len(shapes) < 2 or len(shapes) % 2 or shapes[-1] != (1,):
-        raise ValueError("a member's weights must be Dense (kernel, bias) pairs ending in 1 unit")
-    for k, weights in enumerate(initial):
-        if [tuple(np.shape(w)) for w in weights] != shapes:
-            raise ValueError(f"member {k}'s weight shapes differ from member 0's")
-    if shapes[0][0] != np.shape(x)[1]:
-        raise ValueError(f"the network takes {shapes[0][0]} features, x has {np.shape(x)[1]}")
-    return shapes
+    return definition.member_shapes(initial, x)

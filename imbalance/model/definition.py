@@ -25,6 +25,8 @@ import random
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from imbalance.model.tf import load_keras, on_import
 
 if TYPE_CHECKING:
@@ -234,3 +236,26 @@ def compile_network(model: keras.Model, learning_rate: float, **options) -> None
 
 # Registered as soon as Keras is loaded, so `keras.saving.load_model` finds the layer.
 on_import(_network_layer)
+
+
+def member_shapes(weights: Sequence[Sequence[np.ndarray]], x: np.ndarray) -> list[tuple[int, ...]]:
+    """Return the members' weight shapes; refuse members or rows that do not fit together."""
+    if np.ndim(x) != 2:
+        raise ValueError(f"x must be 2-D (rows, features), got shape {np.shape(x)}")
+    if not weights:
+        return []
+    shapes = [tuple(np.shape(w)) for w in weights[0]]
+    pairs = list(zip(shapes[0::2], shapes[1::2], strict=False))
+    if (
+        len(shapes) < 2
+        or len(shapes) % 2
+        or shapes[-1] != (1,)
+        or any(len(k) != 2 or b != k[1:] for k, b in pairs)
+    ):
+        raise ValueError("a member's weights must be [W1, b1, ..., Wk, bk] ending in 1 unit")
+    for k, member in enumerate(weights):
+        if [tuple(np.shape(w)) for w in member] != shapes:
+            raise ValueError(f"member {k}'s weight shapes differ from member 0's")
+    if shapes[0][0] != np.shape(x)[1]:
+        raise ValueError(f"the network takes {shapes[0][0]} features, x has {np.shape(x)[1]}")
+    return shapes

@@ -30,7 +30,7 @@ def score_members(weights: Sequence[Sequence[np.ndarray]], x: np.ndarray) -> np.
     (a logit of +-1e4 scores exactly 1 or 0). Refuses (ValueError) weights that are
     not the network's kernel and bias pairs, or rows that do not fit the first kernel.
     """
-    shapes = _check(weights, x)
+    shapes = definition.member_shapes(weights, x)
     rows = np.asarray(x, dtype=np.float32)
     n_members, n_rows = len(weights), len(rows)
     if n_members == 0 or n_rows == 0:
@@ -60,26 +60,3 @@ def score_members(weights: Sequence[Sequence[np.ndarray]], x: np.ndarray) -> np.
         scored = score_block(stacked, tf.constant(part)).numpy()
         out[start : start + block] = scored[: min(block, n_rows - start)]
     return np.ascontiguousarray(out[:, :n_members].T)
-
-
-def _check(weights: Sequence[Sequence[np.ndarray]], x: np.ndarray) -> list[tuple[int, ...]]:
-    """Return the members' weight shapes; refuse members or rows that do not fit together."""
-    if np.ndim(x) != 2:
-        raise ValueError(f"x must be 2-D (rows, features), got shape {np.shape(x)}")
-    if not weights:
-        return []
-    shapes = [tuple(np.shape(w)) for w in weights[0]]
-    pairs = list(zip(shapes[0::2], shapes[1::2], strict=False))
-    if (
-        len(shapes) < 2
-        or len(shapes) % 2
-        or shapes[-1] != (1,)
-        or any(len(k) != 2 or b != k[1:] for k, b in pairs)
-    ):
-        raise ValueError("a member's weights must be [W1, b1, ..., Wk, bk] ending in 1 unit")
-    for k, member in enumerate(weights):
-        if [tuple(np.shape(w)) for w in member] != shapes:
-            raise ValueError(f"member {k}'s weight shapes differ from member 0's")
-    if shapes[0][0] != np.shape(x)[1]:
-        raise ValueError(f"the network takes {shapes[0][0]} features, x has {np.shape(x)[1]}")
-    return shapes
