@@ -30,7 +30,7 @@ from imbalance.data.generator import (  # noqa: E402
     features_and_labels,  # noqa: E402
     make_dataset,
 )
-from imbalance.distribution import split_into_chunks  # noqa: E402
+from imbalance.model.distribution import split_into_chunks  # noqa: E402
 from imbalance.model.training import Member, train_members  # noqa: E402
 
 WORKERS = 2

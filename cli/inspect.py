@@ -10,6 +10,7 @@ from typing import Any
 from cli.errors import UserError
 from imbalance import store
 from imbalance.config import recorded_fields
+from imbalance.selection.variants import VARIANTS
 from imbalance.store import (
     ArtifactStore,
     ChampionRecord,
@@ -18,7 +19,6 @@ from imbalance.store import (
     StateFileError,
 )
 from imbalance.store.retention import size_text  # the core says sizes as the commands do
-from imbalance.variants import VARIANTS
 
 COMPARED_METRICS = ["precision", "recall", "f1", "roc_auc", "pr_auc", "final_loss", "train_seconds"]
 

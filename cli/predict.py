@@ -13,7 +13,7 @@ from imbalance import store
 from imbalance.config import recorded_fields
 from imbalance.data.spec import DataError, recorded_spec
 from imbalance.messages import first_line
-from imbalance.scoring import recorded_threshold, score
+from imbalance.model.scoring import recorded_threshold, score
 from imbalance.store import ArtifactStore, RunPaths, StateFileError
 
 if TYPE_CHECKING:

@@ -16,7 +16,7 @@ from cli.errors import UserError, environment_problem
 from cli.local_server import ServerError, local_prefect_api
 from imbalance.config import RetrainConfig, describe_error, flat_places
 from imbalance.config.flat import section_model
-from imbalance.nightly import SKIPPED
+from imbalance.monitoring.nightly import SKIPPED
 
 
 def _option(name: str) -> str:
@@ -164,7 +164,7 @@ def _run_flow(cfg: RetrainConfig) -> tuple[str, bool]:
     whether the flow skipped (nothing new: the folder is the newest run's)."""
     with local_prefect_api(while_starting=_import_flow) as retrain:
         from imbalance.data import DataError
-        from imbalance.distribution import ClusterUnreachable
+        from imbalance.model.distribution import ClusterUnreachable
 
         for name in ("prefect.flow_runs", "prefect.task_runs"):
             logger = logging.getLogger(name)
@@ -190,13 +190,13 @@ def handle(args: argparse.Namespace) -> int:
     except ServerError as exc:  # raised before the flow starts
         raise UserError(str(exc)) from None
     from imbalance import store
-    from imbalance.champion import describe_decision
-    from imbalance.report import comparison_table
+    from imbalance.report.render import comparison_table
+    from imbalance.selection.champion import describe_decision
 
     run = store.RunPaths(Path(run_dir))
     manifest = store.read_record(run.manifest)
     if skipped:
-        from imbalance.nightly import skip_message
+        from imbalance.monitoring.nightly import skip_message
 
         print(f"\n{skip_message(run.run_id, (manifest.facts.data or {})['sha256'])}")
         print(f"run directory: {run.root}")

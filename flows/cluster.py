@@ -16,7 +16,7 @@ from prefect import flow, get_run_logger
 
 from imbalance.config import RetrainConfig
 from imbalance.data.preprocess import Preprocessing
-from imbalance.distribution import LOCAL, ClusterUnreachable
+from imbalance.model.distribution import LOCAL, ClusterUnreachable
 from imbalance.model.training import Member, TrainedMember
 from imbalance.store import RunPaths
 from tasks.train import train_models

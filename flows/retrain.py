@@ -13,11 +13,11 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from prefect.utilities.names import generate_slug
 
 from flows.cluster import cluster_workers, dask_runner, train_on_cluster
-from imbalance.champion import describe_decision
-from imbalance.choices import final_members, plan_members
 from imbalance.config import RetrainConfig
-from imbalance.distribution import dask_address, split_into_chunks
-from imbalance.nightly import SKIPPED, as_of_record, skip_message, unchanged_since
+from imbalance.model.distribution import dask_address, split_into_chunks
+from imbalance.monitoring.nightly import SKIPPED, as_of_record, skip_message, unchanged_since
+from imbalance.selection.champion import describe_decision
+from imbalance.selection.choices import final_members, plan_members
 from imbalance.store import ArtifactStore
 from imbalance.store.provenance import utc_now
 from imbalance.store.staged import staged_run

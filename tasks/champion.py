@@ -17,12 +17,13 @@ import numpy as np
 from prefect import task
 
 from imbalance import store
-from imbalance.champion import decide, describe_decision
 from imbalance.config import RetrainConfig
 from imbalance.data.spec import DataError, DataSpec, recorded_spec, same_task
-from imbalance.evaluation import variant_metrics
-from imbalance.scoring import recorded_threshold, score
-from imbalance.selection import choose_threshold, paired_bootstrap
+from imbalance.model.scoring import recorded_threshold, score
+from imbalance.selection.bootstrap import paired_bootstrap
+from imbalance.selection.champion import decide, describe_decision
+from imbalance.selection.metrics import variant_metrics
+from imbalance.selection.thresholds import choose_threshold
 from imbalance.store import ArtifactStore, ChampionRecord, RunPaths, StateFileError
 from tasks._prefect import run_logger
 
@@ -140,7 +141,7 @@ def decide_champion(
     The evidence: the candidate's model for choosing (blind to these rows) and the
     champion scored on the same gate rows (validation rows no choice was made on),
     their difference in the selection metric with a paired bootstrap interval
-    (`imbalance.selection.paired_bootstrap`).
+    (`imbalance.selection.bootstrap.paired_bootstrap`).
     """
     metric = cfg.selection.metric
     validation = {
@@ -189,4 +190,4 @@ def decide_champion(
 
 
 def _logger():
-    return run_logger("imbalance.champion")
+    return run_logger("imbalance.selection.champion")

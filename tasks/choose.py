@@ -7,10 +7,10 @@ from typing import Any
 from prefect import task
 
 from imbalance import store
-from imbalance.choices import choose, logistic_references
 from imbalance.config import RetrainConfig
 from imbalance.data.preprocess import Preprocessing, transform
 from imbalance.model.training import TrainedMember
+from imbalance.selection.choices import choose, logistic_references
 from imbalance.store import RunPaths
 from tasks._prefect import run_logger
 
@@ -30,7 +30,7 @@ def choose_on_validation(
     x_gate = transform(train[gate], prep) if gate.any() else None
     selection = choose(cfg, trained, transform(rows, prep), prep.spec.target(rows), x_gate)
     store.write_json(run.selection, {k: v for k, v in selection.items() if "scores" not in k})
-    logger = run_logger("imbalance.choices")
+    logger = run_logger("imbalance.selection.choices")
     for name in selection["variants"]:
         c = selection["configurations"][name]
         mean, std = c[cfg.selection.metric]

@@ -6,12 +6,11 @@ import pandas as pd
 from prefect import task
 
 from imbalance import store
-from imbalance.choices import METRICS
 from imbalance.config import RetrainConfig
 from imbalance.data import DataSpec
-from imbalance.evaluation import predictions_schema, variant_metrics
+from imbalance.model.scoring import LABEL
 from imbalance.model.training import TrainedVariant
-from imbalance.scoring import LABEL
+from imbalance.selection.metrics import METRICS, predictions_schema, variant_metrics
 from imbalance.store import RunPaths
 
 

@@ -6,7 +6,7 @@ from prefect import task
 
 from imbalance import store
 from imbalance.config import RetrainConfig
-from imbalance.plots import png_bytes, run_figures
+from imbalance.report.plots import png_bytes, run_figures
 from imbalance.store import RunPaths
 
 

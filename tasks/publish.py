@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
-from imbalance import report, store
+from imbalance import store
+from imbalance.report import render as report
 from imbalance.store import RunPaths
 from tasks._prefect import (
     PROGRESS_KEY,

@@ -7,7 +7,7 @@ from prefect import task
 from imbalance import store
 from imbalance.config import RetrainConfig
 from imbalance.data import SplitCounts
-from imbalance.report import render_report
+from imbalance.report.render import render_report
 from imbalance.store import RunPaths
 
 

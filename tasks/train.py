@@ -11,6 +11,7 @@ from prefect import get_run_logger, task
 from imbalance import store
 from imbalance.config import RetrainConfig
 from imbalance.data.preprocess import Preprocessing, transform
+from imbalance.model.scoring import score
 from imbalance.model.tf import load_keras
 from imbalance.model.training import (
     Member,
@@ -19,7 +20,6 @@ from imbalance.model.training import (
     keras_model,
     train_members,
 )
-from imbalance.scoring import score
 from imbalance.store import RunPaths
 from tasks._prefect import report_training_progress
 

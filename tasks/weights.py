@@ -7,8 +7,8 @@ from prefect import task
 from imbalance import store
 from imbalance.config import RetrainConfig
 from imbalance.data import DataSpec
+from imbalance.selection.weights import class_weight_table
 from imbalance.store import RunPaths
-from imbalance.weights import class_weight_table
 
 
 @task(name="compute_class_weights")

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from imbalance.config.flat import Flat
-from imbalance.variants import VARIANTS
+from imbalance.selection.variants import VARIANTS
 
 # Derived from VARIANTS so that adding a variant is one line, there.
 VariantName = Literal[tuple(VARIANTS)]  # type: ignore[valid-type]

@@ -56,7 +56,7 @@ class RunPaths:
 
     @property
     def selection(self) -> Path:
-        """The choices made on the validation rows (imbalance.choices)."""
+        """The choices made on the validation rows (imbalance.selection.choices)."""
         return self.root / "selection.json"
 
     def model(self, variant: str) -> Path:

@@ -160,7 +160,7 @@ class ChampionRecord:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
     def as_incumbent(self) -> dict[str, Any]:
-        """Return the champion as the decision reads it (`imbalance.champion.settle`)."""
+        """Return the champion as the decision reads it (`imbalance.selection.champion.settle`)."""
         return {k: v for k, v in self.to_json().items() if k != "schema_version"}
 
     @classmethod

@@ -19,8 +19,8 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from imbalance.champion import settle, verdict
 from imbalance.config import RetrainConfig
+from imbalance.selection.champion import settle, verdict
 from imbalance.store import commit, retention
 from imbalance.store.commit import ChampionNotWritten, reached
 from imbalance.store.layout import RunPaths

@@ -5,7 +5,7 @@ import pytest
 from imbalance.config import RetrainConfig
 from imbalance.data import count_split, split_frame
 from imbalance.data.generator import GENERATOR_SPEC, make_dataset
-from imbalance.weights import balanced_class_weights
+from imbalance.selection.weights import balanced_class_weights
 
 
 @pytest.fixture(scope="module")

@@ -107,7 +107,7 @@ def test_metrics_and_report_cover_every_variant(two_runs):
 
 def test_each_saved_model_reloads_and_reproduces_its_predictions(two_runs):
     run = two_runs[1]
-    from imbalance.scoring import score
+    from imbalance.model.scoring import score
 
     predictions = pd.read_parquet(run.predictions)
     test = pd.read_parquet(run.test)

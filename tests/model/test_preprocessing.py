@@ -10,8 +10,8 @@ from imbalance import store
 from imbalance.config import RetrainConfig
 from imbalance.data.preprocess import fit_preprocessing, model_inputs, transform
 from imbalance.data.spec import DataSpec, Feature
+from imbalance.model.scoring import score
 from imbalance.model.training import Member, keras_model, train_members
-from imbalance.scoring import score
 
 SPEC = DataSpec(
     label="churned",

@@ -6,11 +6,11 @@ from imbalance.config import RetrainConfig
 from imbalance.data import split_frame
 from imbalance.data.generator import GENERATOR_SPEC, make_dataset
 from imbalance.data.preprocess import fit_preprocessing, transform
-from imbalance.evaluation import variant_metrics
+from imbalance.model.scoring import score
 from imbalance.model.training import Member, keras_model, train_members
-from imbalance.scoring import score
-from imbalance.variants import VARIANTS, class_weight_for
-from imbalance.weights import class_weight_table
+from imbalance.selection.metrics import variant_metrics
+from imbalance.selection.variants import VARIANTS, class_weight_for
+from imbalance.selection.weights import class_weight_table
 
 pytestmark = pytest.mark.slow
 

@@ -7,15 +7,15 @@ import pandas as pd
 import pytest
 
 from imbalance import store
-from imbalance.champion import (
+from imbalance.config import RetrainConfig
+from imbalance.data.generator import DATASET_SCHEMA
+from imbalance.data.spec import GENERATOR_SPEC
+from imbalance.selection.champion import (
     best_variant,
     decide,
     describe_decision,
     settle,
 )
-from imbalance.config import RetrainConfig
-from imbalance.data.generator import DATASET_SCHEMA
-from imbalance.data.spec import GENERATOR_SPEC
 from imbalance.store import ArtifactStore, ChampionRecord
 from tasks.champion import score_champion
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from imbalance.choices import TUNED, choose, final_members, plan_members
 from imbalance.config import RetrainConfig
 from imbalance.model.predict import score_members
 from imbalance.model.training import TrainedMember
+from imbalance.selection.choices import TUNED, choose, final_members, plan_members
 
 WEIGHTS = {"balanced": {0: 0.5, 1: 50.0}, "manual": {0: 1.0, 1: 200.0}}
 
@@ -81,7 +81,7 @@ def test_the_sweep_picks_the_weight_that_separates_best_and_the_thresholds_follo
 
 
 def test_a_logistic_regression_reference_is_measured_per_variant():
-    from imbalance.choices import logistic_references
+    from imbalance.selection.choices import logistic_references
 
     rng = np.random.default_rng(1)
 

@@ -24,8 +24,8 @@ import pytest
 
 from cli import main
 from imbalance import store
-from imbalance.champion import decide, describe_decision
 from imbalance.config import RetrainConfig
+from imbalance.selection.champion import decide, describe_decision
 from imbalance.store import ArtifactStore, ChampionRecord, HistoryEntry, lock
 from imbalance.store.commit import KILL_AT
 from imbalance.store.staged import STEPS, staged_run
@@ -42,7 +42,7 @@ OLD, HELD, KILLED, NEXT = (
 RUN = """
 import sys
 from imbalance import store
-from imbalance.champion import decide, describe_decision
+from imbalance.selection.champion import decide, describe_decision
 from imbalance.config import RetrainConfig
 from imbalance.store.staged import staged_run
 

@@ -16,7 +16,7 @@ from imbalance.data.generator import GENERATOR_SPEC
 from imbalance.data.snapshot import generated, generator_seed, table_sha256
 from imbalance.data.spec import DataError
 from imbalance.data.split import split_frame, time_split
-from imbalance.nightly import unchanged_since
+from imbalance.monitoring.nightly import unchanged_since
 from imbalance.store import ArtifactStore
 from imbalance.store.provenance import git_commit, package_versions
 

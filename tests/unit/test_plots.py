@@ -10,9 +10,9 @@ import pytest
 from imbalance import store
 from imbalance.config import RetrainConfig
 from imbalance.data import SplitCounts
-from imbalance.evaluation import predictions_schema, variant_metrics
-from imbalance.plots import png_bytes, run_figures
-from imbalance.report import render_report
+from imbalance.report.plots import png_bytes, run_figures
+from imbalance.report.render import render_report
+from imbalance.selection.metrics import predictions_schema, variant_metrics
 from imbalance.store import ArtifactStore
 from tasks.plots import draw_plots
 
@@ -103,7 +103,7 @@ def test_a_missing_loss_history_fails_the_task_and_writes_no_partial_chart(run_w
 def test_plotting_never_imports_pyplot_nor_sets_a_global_backend():
     code = (
         "import sys, matplotlib; backend = matplotlib.rcParams._get_backend_or_none();"
-        "from imbalance.plots import loss_figure, png_bytes;"
+        "from imbalance.report.plots import loss_figure, png_bytes;"
         "png_bytes(loss_figure({'a': [1.0, 0.5]}));"
         "assert 'matplotlib.pyplot' not in sys.modules, 'pyplot imported';"
         "assert matplotlib.rcParams._get_backend_or_none() == backend, 'backend changed'"

@@ -7,8 +7,8 @@ import json
 import pytest
 
 from imbalance import store
-from imbalance.champion import decide, describe_decision
 from imbalance.config import RetrainConfig
+from imbalance.selection.champion import decide, describe_decision
 from imbalance.store import ArtifactStore
 from imbalance.store.staged import staged_run
 

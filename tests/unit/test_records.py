@@ -14,8 +14,8 @@ import pytest
 
 from cli import main
 from imbalance import store
-from imbalance.champion import decide
 from imbalance.config import RetrainConfig
+from imbalance.selection.champion import decide
 from imbalance.store import (
     ArtifactStore,
     ChampionRecord,

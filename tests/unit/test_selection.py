@@ -8,19 +8,18 @@ from scipy.special import expit
 from scipy.stats import norm
 from sklearn.metrics import average_precision_score, roc_auc_score
 
-from imbalance.evaluation import variant_metrics
-from imbalance.selection import (
-    METRICS,
+from imbalance.selection.bootstrap import (
     Comparison,
     _prepare,
     _resample_counts,
     _weighted_metric,
-    choose_threshold,
-    logistic_reference,
-    minority_weights,
     paired_bootstrap,
     spread,
 )
+from imbalance.selection.metrics import METRICS, variant_metrics
+from imbalance.selection.references import logistic_reference
+from imbalance.selection.thresholds import choose_threshold
+from imbalance.selection.weights import minority_weights
 
 # --- thresholds ---------------------------------------------------------------------------
 

@@ -7,11 +7,11 @@ import pytest
 from imbalance.config import RetrainConfig
 from imbalance.data import DataError, split_frame
 from imbalance.data.generator import GENERATOR_SPEC, make_dataset
-from imbalance.evaluation import variant_metrics
-from imbalance.report import comparison_table
+from imbalance.report.render import comparison_table
+from imbalance.selection.metrics import variant_metrics
+from imbalance.selection.variants import VARIANTS, class_weight_for
+from imbalance.selection.weights import balanced_class_weights, class_weight_table
 from imbalance.store.provenance import run_id_for
-from imbalance.variants import VARIANTS, class_weight_for
-from imbalance.weights import balanced_class_weights, class_weight_table
 
 SMALL = RetrainConfig(generator={"n_samples": 2_000})
 

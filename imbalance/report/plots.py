@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from imbalance.scoring import LABEL
+from imbalance.model.scoring import LABEL
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure

@@ -14,7 +14,10 @@ from sklearn.metrics import (
     roc_auc_score,
 )
 
-from imbalance.scoring import LABEL
+from imbalance.model.scoring import LABEL
+
+# The metrics a run reports per variant and a choice or a comparison can rest on.
+METRICS: tuple[str, ...] = ("pr_auc", "roc_auc", "precision", "recall", "f1")
 
 
 def variant_metrics(y_true: np.ndarray, scores: np.ndarray, threshold: float) -> dict:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from imbalance.champion import describe_decision
 from imbalance.config import RetrainConfig
 from imbalance.data import SplitCounts
+from imbalance.selection.champion import describe_decision
 
 TABLE_COLUMNS = ["precision", "recall", "f1", "roc_auc", "pr_auc", "train_seconds"]
 

@@ -28,15 +28,16 @@ import numpy as np
 
 from imbalance.config import RetrainConfig
 from imbalance.data.spec import DataError
-from imbalance.evaluation import variant_metrics
 from imbalance.model.predict import score_members
 from imbalance.model.training import Member, TrainedMember
-from imbalance.selection import choose_threshold, minority_weights, spread
-from imbalance.variants import VARIANTS, class_weight_for
+from imbalance.selection.bootstrap import spread
+from imbalance.selection.metrics import METRICS, variant_metrics
+from imbalance.selection.thresholds import choose_threshold
+from imbalance.selection.variants import VARIANTS, class_weight_for
+from imbalance.selection.weights import minority_weights
 
 TUNED = "tuned"
 SEED_MARK = "@"  # a blind member's name: its configuration, "@", its seed
-METRICS = ("pr_auc", "roc_auc", "precision", "recall", "f1")
 
 
 def sweep_name(weight: float) -> str:
@@ -218,7 +219,7 @@ def logistic_references(
     validation rows by the same policy, measured on the test part. If the network does
     not beat it, the report shows that it has not earned its place.
     """
-    from imbalance.selection import logistic_reference
+    from imbalance.selection.references import logistic_reference
 
     results = {}
     for name in cfg.selection.variants:
