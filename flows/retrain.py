@@ -82,7 +82,8 @@ def retrain(cfg: RetrainConfig = RetrainConfig()) -> str:  # noqa: B008 (Prefect
         staged.learn(as_of=as_of_record(as_of))
         write_snapshot(run, dataset)
         spec, provenance = dataset.spec, dataset.provenance
-        counts = split_dataset(cfg, run, spec)
+        counts, parts = split_dataset(cfg, run, spec)
+        staged.learn(parts=parts)
         drift = drift_against_champion.submit(cfg, run, spec)
         prep = preprocessing(run, spec)
         staged.learn(
@@ -95,7 +96,7 @@ def retrain(cfg: RetrainConfig = RetrainConfig()) -> str:  # noqa: B008 (Prefect
         members = plan_members(cfg, weights)
         progress_id = start_training_progress(cfg.training.epochs * len(members))
         prepare_training()  # TensorFlow's import silences fd 2: before other threads log
-        # The champion needs only the validation rows: it is scored beside training.
+        # The champion needs only the gate rows: it is scored beside training.
         incumbent = score_champion.submit(cfg, run, spec)
         reference = logistic_reference_metrics.submit(cfg, run, prep, weights)
         chunks = split_into_chunks(members, cfg.training.models_per_task, n_workers)
@@ -109,13 +110,13 @@ def retrain(cfg: RetrainConfig = RetrainConfig()) -> str:  # noqa: B008 (Prefect
             models = [member for future in futures for member in future.result()]
         selection = choose_on_validation(cfg, run, prep, models)
         finals = final_members(selection, models)
-        thresholds = {v: selection["configurations"][v]["threshold"] for v in selection["variants"]}
+        thresholds = selection.thresholds()
         staged.learn(thresholds=thresholds)
         saving = [save_variant.submit(cfg, run, m, prep, thresholds[m.name]) for m in finals]
         trained = [f.result() for f in saving]
         metrics = evaluate_variants(cfg, run, trained, spec, selection, reference.result())
         plots = draw_plots(cfg, run, metrics, selection)
-        proposal = decide_champion(cfg, run, spec, selection, incumbent)
+        proposal = decide_champion(cfg, run, spec, selection, incumbent, staged.facts)
         staged.learn(drift=drift.result())
         # The report is written once the proposal is settled against champion.json, and
         # is seen only with its outcome (imbalance.store.staged): it says what happened.

@@ -1,17 +1,17 @@
-"""Tasks: score the current champion on this run's validation rows, and propose a decision.
+"""Tasks: score the champion and the candidate on this run's gate rows, and propose a decision.
 
-The champion's model is checked against its run's manifest (sha256) and scored again
-on the *new* run's validation rows, so it and the candidate are judged on the same
-rows by the same metric. Whatever stops that (a damaged champion.json, a missing run,
-an altered or unloadable model, non-finite scores) comes back as an `error`, and the
-decision then keeps the champion: the gate fails closed. The proposal takes effect only when the
-run completes (`imbalance.store.staged`).
+Both are scored by their saved final models from the raw gate rows, as `imbalance
+predict` would, at their own thresholds: rows that no model of any run trained on
+(`imbalance.data.split`). The champion's model is checked against its run's manifest
+(sha256) first. Whatever stops that (a damaged champion.json, a missing run, an
+altered or unloadable model, non-finite scores) comes back as an `error`, and the
+decision then keeps the champion: the gate fails closed. The proposal takes effect
+only when the run completes (`imbalance.store.staged`).
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict
-from typing import Any
+from dataclasses import dataclass
 
 import numpy as np
 from prefect import task
@@ -23,8 +23,8 @@ from imbalance.model.scoring import recorded_threshold, score
 from imbalance.selection.bootstrap import paired_bootstrap
 from imbalance.selection.champion import decide, describe_decision
 from imbalance.selection.metrics import variant_metrics
-from imbalance.selection.thresholds import choose_threshold
-from imbalance.store import ArtifactStore, ChampionRecord, RunPaths, StateFileError
+from imbalance.selection.records import Candidate, Decision, Incumbent, Selection
+from imbalance.store import ArtifactStore, ChampionRecord, RunFacts, RunPaths, StateFileError
 from tasks._prefect import run_logger
 
 # Resamples of the paired bootstrap: 1,000 give the 2.5% and 97.5% percentiles to
@@ -37,7 +37,7 @@ class ChampionUnusable(Exception):
 
 
 def load_champion_model(artifacts: ArtifactStore, record: ChampionRecord, spec: DataSpec):
-    """Return (model, threshold, spec) of the champion, checked against its run's manifest.
+    """Return (model, threshold) of the champion, checked against its run's manifest.
 
     Refused (ChampionUnusable) unless it was trained for the same label and on the same
     feature columns as this run's `spec`: scores of other columns are not comparable.
@@ -70,49 +70,43 @@ def load_champion_model(artifacts: ArtifactStore, record: ChampionRecord, spec: 
         raise ChampionUnusable(f"its model file {path} cannot be loaded ({exc})") from None
 
 
-@task(name="score_champion")
-def score_champion(cfg: RetrainConfig, run: RunPaths, spec: DataSpec) -> dict[str, Any] | None:
-    """Return the current champion scored on this run's validation rows (None: no champion).
+@dataclass(frozen=True)
+class ScoredChampion:
+    """The champion as the gate saw it, and its scores on the gate rows (None: not scored)."""
 
-    With its `scores` on all of them: its threshold is chosen on the rows outside the
-    gate, as the candidate's was, and the two are compared on the gate rows
-    (`decide_champion`). `score`: its selection metric on the gate rows at its own
-    threshold. A gate without a positive row leaves the metric undefined; the gate
-    then refuses for want of positives.
+    incumbent: Incumbent
+    scores: np.ndarray | None = None
+
+
+@task(name="score_champion")
+def score_champion(cfg: RetrainConfig, run: RunPaths, spec: DataSpec) -> ScoredChampion | None:
+    """Return the current champion scored on this run's gate rows (None: no champion).
+
+    From the raw rows by its saved model, at its own recorded threshold: what
+    `imbalance predict` would do. Also how many of the gate rows its run trained on,
+    from its run's recorded row keys (None for a run from before keys were kept).
     """
     artifacts = ArtifactStore(cfg.storage.artifacts_dir)
     try:
         record = artifacts.champion()
     except StateFileError as exc:
         _logger().warning("cannot score the champion: %s", exc)
-        return {"error": str(exc)}
+        return ScoredChampion(Incumbent(error=str(exc)))
     if record is None:
         return None
-    incumbent = {
-        "run_id": record.run_id,
-        "variant": record.variant,
-        "recorded_metric": record.metric,
-        "recorded_score": record.score,
-        "score": None,
-    }
-    train, held = store.read_training_part(run)
-    rows = train[held]
-    _, gate = store.read_validation_parts(run, len(train))
-    on_gate = gate[held]  # the gate rows among the validation rows, in their order
-    y = spec.target(rows)
+    incumbent = Incumbent(
+        run_id=record.run_id,
+        variant=record.variant,
+        recorded_metric=record.metric,
+        recorded_score=record.score,
+    )
+    gate = store.read_parquet(run.gate)
     try:
         model, threshold = load_champion_model(artifacts, record, spec)
         try:
-            # Scored from raw rows by its saved model, as `imbalance predict` would.
-            scores = score(model, rows, spec)
+            scores = score(model, gate, spec) if len(gate) else np.zeros(0, np.float32)
             if not np.isfinite(scores).all():
                 raise ValueError("its scores are not finite")
-            # The champion's own threshold: the one `imbalance predict` would label with;
-            # on the gate rows, where the candidate is compared with it. A gate without
-            # both classes measures nothing (the gate then refuses for want of positives).
-            gate_y = y[on_gate]
-            both = 0 < gate_y.sum() < len(gate_y)
-            measured = variant_metrics(gate_y, scores[on_gate], threshold) if both else {}
         except Exception as exc:  # another feature schema, output shape, ...: any reason
             why = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
             raise ChampionUnusable(
@@ -120,12 +114,47 @@ def score_champion(cfg: RetrainConfig, run: RunPaths, spec: DataSpec) -> dict[st
             ) from None
     except ChampionUnusable as exc:
         _logger().warning("cannot score the champion %s: %s", record.holder, exc)
-        return incumbent | {"error": str(exc)}
-    return incumbent | {
-        "score": measured.get(cfg.selection.metric),
-        "threshold": threshold,
-        "scores": scores,
+        return ScoredChampion(Incumbent(**{**_fields(incumbent), "error": str(exc)}))
+    champion_run = artifacts.run(record.run_id)
+    facts = store.read_record(champion_run.manifest).facts
+    y = spec.target(gate)
+    both = 0 < y.sum() < len(y)
+    measured = variant_metrics(y, scores, threshold) if both else {}
+    scored = Incumbent(
+        **_fields(incumbent),
+        score=measured.get(cfg.selection.metric),
+        threshold=threshold,
+        as_of=facts.as_of,
+        trained_rows=trained_rows(facts),
+        trained_on_gate=_trained_on(champion_run, run),
+    )
+    return ScoredChampion(scored, scores)
+
+
+def trained_rows(facts: RunFacts) -> str | None:
+    """Return the digest of a run's training rows' keys (None: a run before keys were kept)."""
+    try:
+        return facts.parts["parts"]["train"]["sha256"]
+    except (TypeError, KeyError):
+        return None
+
+
+def _fields(incumbent: Incumbent) -> dict:
+    return {
+        "run_id": incumbent.run_id,
+        "variant": incumbent.variant,
+        "recorded_metric": incumbent.recorded_metric,
+        "recorded_score": incumbent.recorded_score,
     }
+
+
+def _trained_on(champion_run: RunPaths, run: RunPaths) -> int | None:
+    """Return how many of this run's gate rows the champion's run trained on (None: unknown)."""
+    try:
+        trained = store.read_keys(champion_run, "train")
+    except (OSError, KeyError, ValueError):  # a run from before keys were recorded
+        return None
+    return int(np.isin(store.read_keys(run, "gate"), trained).sum())
 
 
 @task(name="decide_champion")
@@ -133,60 +162,78 @@ def decide_champion(
     cfg: RetrainConfig,
     run: RunPaths,
     spec: DataSpec,
-    selection: dict,
-    incumbent: dict[str, Any] | None,
-) -> dict[str, Any]:
+    selection: Selection,
+    scored: ScoredChampion | None,
+    facts: RunFacts,
+) -> Decision:
     """Return this run's proposal: whether its chosen variant should replace the champion.
 
-    The evidence: the candidate's model for choosing (blind to these rows) and the
-    champion scored on the same gate rows (validation rows no choice was made on),
-    their difference in the selection metric with a paired bootstrap interval
-    (`imbalance.selection.bootstrap.paired_bootstrap`).
+    The evidence: the candidate's final model (saved in this run) and the champion's,
+    scored on the same gate rows, their difference in the selection metric with a
+    paired bootstrap interval (`imbalance.selection.bootstrap.paired_bootstrap`).
     """
     metric = cfg.selection.metric
-    validation = {
-        "variants": {v: {metric: selection["configurations"][v][metric][0]}
-                     for v in selection["variants"]}
-    }  # fmt: skip
-    gate_positives = None
-    if incumbent is not None and incumbent.get("scores") is not None:
-        incumbent = dict(incumbent)
-        scores = incumbent.pop("scores")
-        labels, held = store.read_training_part(run, columns=[spec.label])
-        _, gate = store.read_validation_parts(run, len(labels))
-        on_gate = gate[held]  # `scores` are over the validation rows, in their order
-        y = spec.target(labels[held])
-        # The candidate's threshold was chosen on the validation rows outside the gate:
-        # for a metric at a threshold, the champion's is chosen on them the same way,
-        # so neither side is the more optimistic (its own threshold came from other rows).
-        own = choose_threshold(
-            y[~on_gate], scores[~on_gate], cfg.selection.threshold_policy,
-            cfg.selection.threshold_target, cfg.selection.threshold,
-        ).threshold  # fmt: skip
-        gate_positives = int(y[on_gate].sum())
-        if 0 < gate_positives < on_gate.sum():  # both classes: the bootstrap can resample
-            comparison = paired_bootstrap(
-                y[on_gate],
-                selection["candidate_scores"],
-                scores[on_gate],
-                metric,
-                thresholds=(selection["candidate_threshold"], own),
-                resamples=BOOTSTRAP_RESAMPLES,
-                seed=cfg.holdout.seed,
-            )
-            incumbent["comparison"] = asdict(comparison)
+    gate = store.read_parquet(run.gate)
+    y = spec.target(gate)
+    positives = int(y.sum())
+    variant = selection.candidate
+    threshold = selection.thresholds()[variant]
+    candidate_scores = None
+    if len(gate):
+        candidate_scores = score(store.load_model(run.model(variant)), gate, spec)
+    both = 0 < positives < len(y)
+    gate_score = None
+    if both and candidate_scores is not None:
+        gate_score = variant_metrics(y, candidate_scores, threshold).get(metric)
+    candidate = Candidate(
+        run_id=run.run_id,
+        variant=variant,
+        score=float(selection.score(variant)),
+        gate_score=gate_score,
+        threshold=threshold,
+        as_of=facts.as_of,
+        trained_rows=trained_rows(facts),
+    )
+    incumbent = None if scored is None else scored.incumbent
+    comparison = None
+    if both and scored is not None and scored.scores is not None and candidate_scores is not None:
+        comparison = paired_bootstrap(
+            y,
+            candidate_scores,
+            scored.scores,
+            metric,
+            thresholds=(threshold, incumbent.threshold),
+            resamples=BOOTSTRAP_RESAMPLES,
+            seed=cfg.holdout.seed,
+        )
     decision = decide(
-        run.run_id,
-        validation,
-        metric,
-        cfg.gate.min_improvement,
+        candidate,
         incumbent,
+        comparison,
+        metric=metric,
+        min_improvement=cfg.gate.min_improvement,
+        margin=cfg.gate.margin,
         min_positives=cfg.gate.min_positives,
+        gate_rows=len(gate),
+        gate_positives=positives,
         eligible=cfg.gate.promote,
-        gate_positives=gate_positives,
+        more_rows=more_rows_hint(cfg, len(gate), positives),
     )
     _logger().info("champion proposal: %s", describe_decision(decision))
     return decision
+
+
+def more_rows_hint(cfg: RetrainConfig, rows: int, positives: int) -> str:
+    """Return what the user can change when the gate has too few positive rows."""
+    if positives >= cfg.gate.min_positives:
+        return ""
+    share = cfg.gate.share
+    rate = positives / rows if rows and positives else None
+    need = "" if rate is None else f" (about {cfg.gate.min_positives / rate:,.0f} gate rows)"
+    return (
+        f"{need}: raise gate.share (now {share:g}) or give more rows, or lower "
+        "gate.min_positives (a comparison on fewer positives is noise)"
+    )
 
 
 def _logger():

@@ -22,7 +22,9 @@ from imbalance.data import (
     SplitCounts,
     checks,
     count_split,
-    gate_rows,
+    in_gate,
+    keys_digest,
+    row_keys,
     snapshot,
     split_frame,
     validation_rows,
@@ -32,8 +34,10 @@ from imbalance.data.snapshot import Dataset
 from imbalance.store import RunPaths
 from tasks._prefect import run_logger
 
-# The training part's rows held out for choosing; `gate`: kept for the champion gate.
-VALIDATION_SCHEMA = pa.schema([("row", pa.int64()), ("gate", pa.bool_())])
+# The training part's rows held out for choosing.
+VALIDATION_SCHEMA = pa.schema([("row", pa.int64())])
+# Each row's key and part: what proves that no run's models trained on another's gate rows.
+KEYS_SCHEMA = pa.schema([("key", pa.uint64()), ("part", pa.string())])
 
 
 def _transient(task: Any, task_run: Any, state: State) -> bool:
@@ -84,38 +88,67 @@ def write_snapshot(run: RunPaths, dataset: Dataset) -> None:
 
 
 @task(name="split_dataset")
-def split_dataset(cfg: RetrainConfig, run: RunPaths, spec: DataSpec) -> SplitCounts:
-    """Split the snapshot's label and feature columns into train and test files.
+def split_dataset(cfg: RetrainConfig, run: RunPaths, spec: DataSpec) -> tuple[SplitCounts, dict]:
+    """Split the snapshot's rows into the gate, train and test files; return counts and keys.
 
-    Also writes the positions of the training rows held out for validation.
+    The gate's rows first, by a hash of each row's key (`source.id_column`, or the
+    row's label and feature values): the same rows in every run, so neither this
+    run's models nor the champion's train on them. Then train/test of the rest, and
+    the positions of the training rows held out for validation. The keys' digests
+    per part go into the manifest; the keys themselves into data/keys.parquet.
     """
     columns = [*spec.feature_names, spec.label]
     frame = store.read_parquet(run.dataset, columns=columns)
     written = pq.read_schema(run.dataset)
     schema = pa.schema([written.field(c) for c in columns])
+    id_column = cfg.source.id_column
+    if id_column:
+        keys = row_keys(store.read_parquet(run.dataset, columns=[id_column]), [id_column])
+    else:
+        keys = row_keys(frame, columns)
+    gated = in_gate(keys, cfg.gate.share)
     times = None
     if cfg.holdout.kind == "time":
-        times = checks.times(pq.read_table(run.dataset, columns=[cfg.source.time_column]).column(0))
-    train, test = split_frame(frame, cfg, spec, times)
+        column = pq.read_table(run.dataset, columns=[cfg.source.time_column]).column(0)
+        times = checks.times(column)[~gated]
+    gate = frame[gated]
+    train, test = split_frame(frame[~gated], cfg, spec, times)
     held = validation_rows(train, cfg, spec)
-    gate = gate_rows(train, held, cfg, spec)
-    meta = cfg.holdout.model_dump()
+    meta = cfg.holdout.model_dump() | {"gate_share": cfg.gate.share}
     store.write_parquet(run.train, train, schema, meta | {"part": "train"})
     store.write_parquet(run.test, test, schema, meta | {"part": "test"})
-    rows = pd.DataFrame({"row": held, "gate": np.isin(held, gate)})
+    store.write_parquet(run.gate, gate, schema, meta | {"part": "gate"})
+    rows = pd.DataFrame({"row": held})
     store.write_parquet(run.validation, rows, VALIDATION_SCHEMA, meta | {"part": "validation"})
+    # `frame` is indexed by the snapshot's row: each part's keys by its rows' positions.
+    parts = {"train": train.index, "test": test.index, "gate": gate.index}
+    key_rows = pd.DataFrame(
+        {
+            "key": np.concatenate([keys[index.to_numpy()] for index in parts.values()]),
+            "part": np.repeat(list(parts), [len(index) for index in parts.values()]),
+        }
+    )
+    store.write_parquet(run.keys, key_rows, KEYS_SCHEMA, {"key": id_column or "row values"})
+    record = {
+        "by": f"column {id_column}" if id_column else "row values",
+        "share": cfg.gate.share,
+        "parts": {
+            part: {"rows": len(index), "sha256": keys_digest(keys[index.to_numpy()])}
+            for part, index in parts.items()
+        },
+    }
     counts = count_split(train, test, spec, held, gate)
     if times is None:
-        return counts
+        return counts, record
     cut = times.loc[test.index].min()  # both indexed by the snapshot's row
-    share = len(test) / len(frame)
+    share = len(test) / (len(train) + len(test))
     if share > 1.5 * cfg.holdout.test_size:
         run_logger("imbalance.data").warning(
             "the time split's test part holds %.0f%% of the rows, not the %.0f%% asked: "
             "the rows of its oldest time (%s) all go to it",
             100 * share, 100 * cfg.holdout.test_size, cut,
         )  # fmt: skip
-    return replace(counts, test_from=cut.isoformat())
+    return replace(counts, test_from=cut.isoformat()), record
 
 
 @task(name="fit_preprocessing")

@@ -11,6 +11,7 @@ from imbalance.data import DataSpec
 from imbalance.model.scoring import LABEL
 from imbalance.model.training import TrainedVariant
 from imbalance.selection.metrics import METRICS, predictions_schema, variant_metrics
+from imbalance.selection.records import Selection
 from imbalance.store import RunPaths
 
 
@@ -20,7 +21,7 @@ def evaluate_variants(
     run: RunPaths,
     trained: list[TrainedVariant],
     spec: DataSpec,
-    selection: dict,
+    selection: Selection,
     reference: dict | None = None,
 ) -> dict:
     """Write predictions.parquet and metrics.json for the trained variants; return the metrics.
@@ -36,12 +37,12 @@ def evaluate_variants(
     for item in trained:
         scores = store.read_parquet(run.scores(item.name))["score"].to_numpy()
         predictions[item.name] = scores
-        chosen = selection["configurations"][item.name]
-        results[item.name] = variant_metrics(y_true, scores, chosen["threshold"]) | {
-            "threshold": chosen["threshold"],
-            "threshold_why": chosen["why"],
-            "validation": {m: chosen[m] for m in METRICS},
-            "seeds": chosen["seeds"],
+        chosen = selection.configurations[item.name]
+        results[item.name] = variant_metrics(y_true, scores, chosen.threshold) | {
+            "threshold": chosen.threshold,
+            "threshold_why": chosen.why,
+            "validation": {m: list(chosen.spread(m)) for m in METRICS},
+            "seeds": list(chosen.seeds),
             "class_weight": item.class_weight,
             "train_seconds": item.train_seconds,
             "us_per_step": item.us_per_step,
@@ -55,8 +56,8 @@ def evaluate_variants(
     metrics = {
         "threshold_policy": cfg.selection.threshold_policy,
         "test_rows": len(predictions),
-        "chosen": selection["candidate"],
-        "tuned_weight": selection["tuned_weight"],
+        "chosen": selection.candidate,
+        "tuned_weight": selection.tuned_weight,
         "variants": results,
         "reference": reference or {},
     }

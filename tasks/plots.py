@@ -7,12 +7,13 @@ from prefect import task
 from imbalance import store
 from imbalance.config import RetrainConfig
 from imbalance.report.plots import png_bytes, run_figures
+from imbalance.selection.records import Selection
 from imbalance.store import RunPaths
 
 
 @task(name="draw_plots")
 def draw_plots(
-    cfg: RetrainConfig, run: RunPaths, metrics: dict, selection: dict | None = None
+    cfg: RetrainConfig, run: RunPaths, metrics: dict, selection: Selection | None = None
 ) -> list[str]:
     """Write the run's charts as PNGs under plots/; return their paths relative to the run."""
     predictions = store.read_parquet(run.predictions)

@@ -8,6 +8,7 @@ from imbalance import store
 from imbalance.config import RetrainConfig
 from imbalance.data import SplitCounts
 from imbalance.report.render import render_report
+from imbalance.selection.records import Decision, Selection
 from imbalance.store import RunPaths
 
 
@@ -17,10 +18,10 @@ def write_report(
     run: RunPaths,
     counts: SplitCounts,
     metrics: dict,
-    decision: dict | None = None,
+    decision: Decision | None = None,
     plots: list[str] | None = None,
     data: dict | None = None,
-    selection: dict | None = None,
+    selection: Selection | None = None,
     nightly: dict | None = None,
 ) -> str:
     """Write report.md into the run; return its markdown."""

@@ -58,6 +58,13 @@ class SourceSection(BaseModel):
         description="Train on the date partitions (data/<key>=YYYY-MM-DD/...) in (as_of - N "
         "days, as_of] only, e.g. 7 for the last week; 0: every file (for data only).",
     )
+    id_column: str = Field(
+        "",
+        title="ID column",
+        description="A column with each row's key (e.g. a customer or transaction id); "
+        "never a feature. The champion gate's rows are chosen by a hash of it, so a row "
+        "stays in the gate in every run. Empty: the hash of the row's values (for data only).",
+    )
     time_column: str = Field(
         "",
         title="Time column",
@@ -96,12 +103,11 @@ class SourceSection(BaseModel):
 
     @model_validator(mode="after")
     def _columns_only_with_a_path(self) -> SourceSection:
-        if self.time_column and (
-            self.time_column == self.label or self.time_column in self.features
-        ):
-            raise ValueError(
-                f"the time column {self.time_column!r} cannot be the label or a feature"
-            )
+        for name, column in (("id", self.id_column), ("time", self.time_column)):
+            if column and (column == self.label or column in self.features):
+                raise ValueError(f"the {name} column {column!r} cannot be the label or a feature")
+        if self.id_column and self.id_column == self.time_column:
+            raise ValueError(f"{self.id_column!r} cannot be both the id and the time column")
         if self.path:
             unknown = sorted(set(self.categorical) - set(self.features)) if self.features else []
             if unknown:
@@ -180,14 +186,6 @@ class HoldoutSection(BaseModel):
         title="Validation share",
         description="Share of the training part held out (stratified) to choose thresholds, "
         "the class weight, the variant and the champion; the final models then train on "
-        "the whole training part, and the test part only reports.",
-    )
-    gate_share: float = Field(
-        0.5,
-        gt=0,
-        lt=1,
-        title="Gate share",
-        description="Share of the validation rows (stratified) kept for the champion gate "
-        "alone: the candidate is chosen on the others, so it is not compared with the "
-        "champion on the rows it was picked on.",
+        "the whole training part, and the test part only reports. The gate's rows are "
+        "apart from these (gate.share).",
     )

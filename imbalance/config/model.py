@@ -9,6 +9,17 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from imbalance.config.flat import Flat
 from imbalance.selection.variants import VARIANTS
 
+# The gate's defaults, from its operating characteristics measured by simulation
+# (benchmarks/bench_gate.py; README, "The champion gate"): on a 10,000-row table with
+# 3.5% positives a share of 0.3 gives ~100 positive gate rows (81 at the least seen),
+# where the rule promoted a clearly better candidate in 96% of trials and a clearly
+# worse one in 4%; 0.2 gave 48-92 positives and 87-91% for the better one. A margin of
+# 0.01 PR AUC let no candidate truly worse by more than 0.01 through; 0.02 let 8-20% of
+# those 0.01-0.04 worse through. Below 50 positives the interval is +-0.1 PR AUC or wider.
+GATE_SHARE = 0.3
+GATE_MARGIN = 0.01
+GATE_MIN_POSITIVES = 50
+
 # Derived from VARIANTS so that adding a variant is one line, there.
 VariantName = Literal[tuple(VARIANTS)]  # type: ignore[valid-type]
 SelectionMetric = Literal["pr_auc", "roc_auc", "recall", "f1"]
@@ -174,14 +185,33 @@ class GateSection(BaseModel):
         ge=0,
         le=1,
         title="Minimum improvement",
-        description="How much the candidate must beat the champion by to replace it: the "
-        "lower end of the 95% bootstrap interval of the difference must exceed it.",
+        description="How much any candidate must beat the champion by to replace it as "
+        "superior: the lower end of the 95% bootstrap interval of the difference (on the "
+        "gate rows) must exceed it.",
+    )
+    share: Annotated[float, Flat("gate_rows_share")] = Field(
+        GATE_SHARE,
+        gt=0,
+        lt=1,
+        title="Gate share",
+        description="Share of all rows kept for the champion gate, for ever: a stable hash of "
+        "each row's key (source.id_column, or the row's values) puts it in the gate or not, "
+        "the same in every run, so no run's models train, choose or calibrate on them.",
+    )
+    margin: Annotated[float, Flat("gate_margin")] = Field(
+        GATE_MARGIN,
+        ge=0,
+        le=1,
+        title="Non-inferiority margin",
+        description="A candidate trained on newer data replaces the champion unless it is "
+        "worse: the lower end of the 95% bootstrap interval of the difference must be above "
+        "-margin. 0: newer data must be superior too.",
     )
     min_positives: int = Field(
-        30,
+        GATE_MIN_POSITIVES,
         ge=1,
         title="Minimum positives",
-        description="Positive gate rows (see holdout.gate_share) below which the champion gate "
+        description="Positive gate rows (see gate.share) below which the champion gate "
         "refuses to compare (a difference on a handful of positives is noise).",
     )
     promote: bool = Field(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import re
+import warnings
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -107,7 +108,9 @@ class RetrainConfig(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _flat_keys_into_sections(cls, values: Any) -> Any:
-        return sectioned(cls, values) if isinstance(values, dict) else values
+        if not isinstance(values, dict):
+            return values
+        return sectioned(cls, _without_retired(values))
 
     @model_validator(mode="after")
     def _sections_agree(self) -> RetrainConfig:
@@ -162,13 +165,39 @@ def learned_part(recorded: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in recorded_fields(recorded).items() if k not in NOT_LEARNED_FROM}
 
 
+# Fields that no longer exist: an old run's recorded config and an old deployment still
+# read (a night must not fail after an upgrade), with one warning naming what replaced them.
+RETIRED = {
+    ("holdout", "gate_share", "gate_share"): "holdout.gate_share (a share of the validation "
+    "rows) no longer applies: the gate's rows are gate.share (flat: gate_rows_share) of all "
+    "rows, chosen by a hash of each row's key; it is ignored",
+}
+
+
+def _without_retired(values: dict[str, Any]) -> dict[str, Any]:
+    for (section, name, flat), why in RETIRED.items():
+        if flat in values:
+            values = {k: v for k, v in values.items() if k != flat}
+            warnings.warn(why, UserWarning, stacklevel=2)
+        part = values.get(section)
+        if isinstance(part, dict) and name in part:
+            values = {**values, section: {k: v for k, v in part.items() if k != name}}
+            warnings.warn(why, UserWarning, stacklevel=2)
+    return values
+
+
 def describe_error(error: ValidationError) -> str:
     """Return a one-line message naming each bad field (`section.field`) and what it allows."""
     parts = []
     for item in error.errors():
         field = ".".join(str(p) for p in item["loc"]) or "config"
         if item["type"] == "extra_forbidden":
-            parts.append(f"{field}: unknown field{_did_you_mean(field)}")
+            retired = RETIRED.get(field)
+            parts.append(
+                f"{field}: {retired}"
+                if retired
+                else f"{field}: unknown field{_did_you_mean(field)}"
+            )
             continue
         value = item.get("input")
         # A whole section's or config's input says nothing the message does not.

@@ -4,7 +4,7 @@
 - `generator`: the tutorial's generated data, the default source.
 - `sources`: the user's files: a file, a folder, a glob or an fsspec URL (s3://...).
 - `checks`: the table checked and turned into a DataSpec, before anything trains.
-- `split`: train/test, and the validation rows held out of the training part.
+- `split`: the gate's rows by a stable hash, train/test, and the validation rows.
 - `preprocess`: the standardisation and one-hot statistics of the training part.
 
 Pure functions on frames and tables, no Prefect, no TensorFlow.
@@ -14,7 +14,9 @@ from imbalance.data.spec import DataError, DataSpec, Feature
 from imbalance.data.split import (
     SplitCounts,
     count_split,
-    gate_rows,
+    in_gate,
+    keys_digest,
+    row_keys,
     split_frame,
     validation_rows,
 )
@@ -25,7 +27,9 @@ __all__ = [
     "Feature",
     "SplitCounts",
     "count_split",
-    "gate_rows",
+    "in_gate",
+    "keys_digest",
+    "row_keys",
     "split_frame",
     "validation_rows",
 ]

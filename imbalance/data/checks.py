@@ -65,7 +65,10 @@ def check_table(source: SourceRead, cfg: RetrainConfig) -> tuple[pd.DataFrame, D
     time_column = cfg.source.time_column
     if time_column:
         _check_time(source, time_column)
-    not_features = {label, time_column} if time_column else {label}
+    id_column = cfg.source.id_column
+    if id_column:
+        _check_id(source, id_column)
+    not_features = {label} | {c for c in (time_column, id_column) if c}
     features = list(cfg.source.features) or [c for c in columns if c not in not_features]
     missing = [name for name in features if name not in columns]
     if missing:
@@ -199,6 +202,17 @@ def _number(value: Any) -> float | None:
 
 
 # --- the time column ---------------------------------------------------------------------
+
+
+def _check_id(source: SourceRead, name: str) -> None:
+    """Refuse an id column that is missing or has empty values (a row without a key)."""
+    if name not in source.table.column_names:
+        raise DataError(
+            f"the id column {name!r} is not in {source.uri}; its columns are "
+            f"{_listed(source.table.column_names)}"
+        )
+    column = _decoded(source.table.column(name))
+    _refuse_rows(source, pc.is_null(column), f"the id column {name!r} has {{n}} empty value(s)")
 
 
 def _check_time(source: SourceRead, name: str) -> None:

@@ -1,4 +1,11 @@
-"""The train/test split of a run's rows: a pure function of the frame and the config."""
+"""How a run's rows are split: the gate's rows by a stable hash, then train/test and validation.
+
+The champion gate's rows are chosen first, by a hash of each row's key (`row_keys`):
+the same rows in every run of a store, whatever the window, the as-of date or the
+growth of the data, so no run's models ever train on them. The other rows are split
+into the training and test parts, and validation rows are held out of the training
+part. Pure functions of the frame and the config.
+"""
 
 from __future__ import annotations
 
@@ -21,7 +28,7 @@ class SplitCounts:
     test_minority: int
     validation_rows: int = 0  # of the training part, held out for choosing
     validation_minority: int = 0
-    gate_rows: int = 0  # of the validation rows, kept for the champion gate
+    gate_rows: int = 0  # of all rows, kept for the champion gate (no model trains on them)
     gate_minority: int = 0
     test_from: str = ""  # a time split's: the oldest time in the test part (ISO 8601)
 
@@ -103,11 +110,10 @@ def count_split(
     test: pd.DataFrame,
     spec: DataSpec,
     validation: np.ndarray | None = None,
-    gate: np.ndarray | None = None,
+    gate: pd.DataFrame | None = None,
 ) -> SplitCounts:
     """Return the row and minority counts of a split (and of the validation and gate rows)."""
     held = np.zeros(0, np.int64) if validation is None else validation
-    gated = np.zeros(0, np.int64) if gate is None else gate
     return SplitCounts(
         train_rows=len(train),
         train_minority=int(spec.target(train).sum()),
@@ -115,9 +121,47 @@ def count_split(
         test_minority=int(spec.target(test).sum()),
         validation_rows=len(held),
         validation_minority=int(spec.target(train.iloc[held]).sum()),
-        gate_rows=len(gated),
-        gate_minority=int(spec.target(train.iloc[gated]).sum()),
+        gate_rows=0 if gate is None else len(gate),
+        gate_minority=0 if gate is None else int(spec.target(gate).sum()),
     )
+
+
+def row_keys(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
+    """Return a stable 64-bit key of each row: a hash of its values in `columns`.
+
+    pandas' `hash_pandas_object`, which hashes values, not positions. Numbers are
+    hashed as float64 and everything else as text first, so a column read as int
+    one night and as float the next (a missing value appeared) keeps its keys; the
+    columns are taken in name order, so their order in the file does not matter.
+    """
+    canonical = pd.DataFrame(
+        {
+            name: (
+                frame[name].astype("float64")
+                if pd.api.types.is_numeric_dtype(frame[name])
+                or pd.api.types.is_bool_dtype(frame[name])
+                else frame[name].astype("string").fillna("\x00missing")
+            )
+            for name in sorted(columns)
+        }
+    )
+    return pd.util.hash_pandas_object(canonical, index=False).to_numpy(np.uint64)
+
+
+def in_gate(keys: np.ndarray, share: float) -> np.ndarray:
+    """Return which rows belong to the gate: those whose key falls in the lowest `share`.
+
+    A key's place is fixed, so a row is in the gate in every run or in none.
+    """
+    bound = np.uint64(min(int(share * 2.0**64), 2**64 - 1))
+    return np.asarray(keys, dtype=np.uint64) < bound
+
+
+def keys_digest(keys: np.ndarray) -> str:
+    """Return the sha256 of a part's row keys, sorted: equal for the same set of rows."""
+    import hashlib
+
+    return hashlib.sha256(np.sort(np.asarray(keys, dtype=np.uint64)).tobytes()).hexdigest()
 
 
 def validation_rows(train: pd.DataFrame, cfg: RetrainConfig, spec: DataSpec) -> np.ndarray:
@@ -153,29 +197,3 @@ def validation_rows(train: pd.DataFrame, cfg: RetrainConfig, spec: DataSpec) -> 
             "more rows"
         )
     return np.sort(held)
-
-
-def gate_rows(
-    train: pd.DataFrame, held: np.ndarray, cfg: RetrainConfig, spec: DataSpec
-) -> np.ndarray:
-    """Return the sorted positions, among the validation rows `held`, kept for the gate.
-
-    A stratified share `cfg.holdout.gate_share` of them: the candidate is chosen on the other
-    validation rows and compared with the champion on these, so the comparison is not
-    on the rows it won on (the winner of ten configurations looks better on those than
-    it is). With fewer than two minority validation rows none is kept: the gate then
-    has no positive row to compare on and refuses, while choosing keeps them all.
-    """
-    from sklearn.model_selection import train_test_split
-
-    labels = spec.target(train.iloc[held])
-    try:
-        _, gate = train_test_split(
-            held, test_size=cfg.holdout.gate_share, random_state=cfg.holdout.seed, stratify=labels
-        )
-    except ValueError:  # a class with a single row cannot be split in two
-        return np.zeros(0, np.int64)
-    left = labels[~np.isin(held, gate)]
-    if left.min() == left.max():  # a large share took every row of a class: choose on all
-        return np.zeros(0, np.int64)
-    return np.sort(gate)

@@ -29,6 +29,12 @@ class Member:
     class_weight: dict[int, float] | None
     seed: int
     blind: bool = False
+    configuration: str | None = None  # a blind member's: the variant or weight it measures
+
+    @property
+    def measures(self) -> str:
+        """Return the configuration this member's results count for (its own name if final)."""
+        return self.configuration or self.name
 
 
 @dataclass(frozen=True)
@@ -44,6 +50,7 @@ class TrainedMember:
     losses: list[float]
     train_seconds: float  # the models' training together, compiling included
     us_per_step: float | None  # per step of one model, after the first compiled call
+    member: Member | None = None  # what was asked for: its seed, blind or not, configuration
 
 
 @dataclass(frozen=True)
@@ -133,6 +140,7 @@ def _train_batched(cfg, x, y, members, on_epochs_done, ignore) -> list[TrainedMe
             [float(v) for v in result.losses[k]],
             seconds,
             per_model,
+            m,
         )
         for k, m in enumerate(members)
     ]
@@ -184,6 +192,7 @@ def _train_one_by_one(cfg, x, y, members, on_epochs_done, ignore) -> list[Traine
                 losses,
                 round(time.perf_counter() - started, 3),
                 steady_us_per_step(marks, _steps_per_epoch(len(x), cfg.training.batch_size)),
+                member,
             )
         )
     return trained

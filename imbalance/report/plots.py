@@ -14,7 +14,11 @@ import numpy as np
 from imbalance.model.scoring import LABEL
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from matplotlib.figure import Figure
+
+    from imbalance.selection.records import Selection, SweepPoint
 
 SIZE = (6.0, 4.5)
 DPI = 100
@@ -105,7 +109,7 @@ def confusion_figure(name: str, matrix: list[list[int]], threshold: float) -> Fi
     return figure
 
 
-def sweep_figure(sweep: list[dict], tuned_weight: float | None) -> Figure:
+def sweep_figure(sweep: Sequence[SweepPoint], tuned_weight: float | None) -> Figure:
     """Return the class-weight sweep: validation PR AUC, recall and precision against weight.
 
     Means over seeds with ± one standard deviation as bars; recall and precision are
@@ -113,10 +117,10 @@ def sweep_figure(sweep: list[dict], tuned_weight: float | None) -> Figure:
     """
     figure = _figure()
     ax = figure.add_subplot()
-    weights = [p["weight"] for p in sweep]
+    weights = [p.weight for p in sweep]
     for key, style in (("pr_auc", "o-"), ("recall", "s--"), ("precision", "^:")):
-        means = [p[key][0] for p in sweep]
-        errors = [p[key][1] for p in sweep]
+        means = [getattr(p, key).mean for p in sweep]
+        errors = [getattr(p, key).std for p in sweep]
         ax.errorbar(weights, means, yerr=errors, fmt=style, capsize=3, label=key)
     if tuned_weight is not None:
         ax.axvline(tuned_weight, color="grey", linestyle=":", label=f"tuned: {tuned_weight:g}")
@@ -138,7 +142,7 @@ def png_bytes(figure: Figure) -> bytes:
 
 
 def run_figures(
-    predictions, losses: dict[str, list[float]], metrics: dict, selection: dict | None = None
+    predictions, losses: dict[str, list[float]], metrics: dict, selection: Selection | None = None
 ) -> dict[str, Figure]:
     """Return every chart of a run by file name: roc, pr, loss, confusion-<variant>, sweep."""
     variants = list(metrics["variants"])
@@ -153,6 +157,6 @@ def run_figures(
         matrix = metrics["variants"][v]["confusion_matrix"]
         threshold = metrics["variants"][v].get("threshold", metrics.get("threshold"))
         figures[f"confusion-{v}"] = confusion_figure(v, matrix, round(threshold, 4))
-    if selection and selection.get("sweep"):
-        figures["sweep"] = sweep_figure(selection["sweep"], selection["tuned_weight"])
+    if selection and selection.sweep:
+        figures["sweep"] = sweep_figure(selection.sweep, selection.tuned_weight)
     return figures

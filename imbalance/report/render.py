@@ -7,6 +7,7 @@ from pathlib import Path
 from imbalance.config import RetrainConfig
 from imbalance.data import SplitCounts
 from imbalance.selection.champion import describe_decision
+from imbalance.selection.records import Decision, Selection
 
 TABLE_COLUMNS = ["precision", "recall", "f1", "roc_auc", "pr_auc", "train_seconds"]
 
@@ -130,44 +131,73 @@ def reference_text(reference: dict) -> list[str]:
     return [*lines, ""]
 
 
-def choices_text(cfg: RetrainConfig, selection: dict) -> list[str]:
+def choices_text(cfg: RetrainConfig, selection: Selection) -> list[str]:
     """Return the report's section on what was chosen on validation, and why."""
-    configurations = selection["configurations"]
-    seeds = len(next(iter(configurations.values()))["seeds"]) if configurations else 0
-    metric = selection["metric"]
+    configurations = selection.configurations
+    seeds = len(next(iter(configurations.values())).seeds) if configurations else 0
+    metric = selection.metric
     lines = [
         "## Choices on validation",
         "",
-        f"Chosen on {selection['rows']:,} validation rows ({selection['positives']} "
-        "positive), held out of the training part (the champion gate's rows are kept apart "
-        f"from these); each configuration trained from {seeds} seed(s) without any "
-        "validation row (mean ± standard deviation below). Threshold policy "
-        f"`{cfg.selection.threshold_policy}`.",
+        f"Chosen on {selection.rows:,} validation rows ({selection.positives} "
+        "positive), held out of the training part; each configuration trained from "
+        f"{seeds} seed(s) without any validation row (mean ± standard deviation below). "
+        f"Threshold policy `{cfg.selection.threshold_policy}`.",
         "",
-        f"Chosen: **{selection['candidate']}**, the best mean validation {metric}.",
+        f"Chosen: **{selection.candidate}**, the best mean validation {metric}.",
         "",
     ]
-    for name in selection["variants"]:
+    for name in selection.variants:
         c = configurations[name]
         lines.append(
-            f"- {name}: {metric} {_spread(c[metric])}; threshold {c['threshold']:.4f}: {c['why']}"
+            f"- {name}: {metric} {_spread(c.spread(metric))}; threshold {c.threshold:.4f}: {c.why}"
         )
     lines.append("")
-    if selection["sweep"]:
+    if selection.sweep:
         lines += [
             f"Class-weight sweep (class 0 weighs 1): the `tuned` variant takes "
-            f"{selection['tuned_weight']:g}, the best mean validation PR AUC.",
+            f"{selection.tuned_weight:g}, the best mean validation PR AUC.",
             "",
             "| minority weight | validation pr_auc | recall | precision |",
             "|---|---|---|---|",
         ]
-        for point in selection["sweep"]:
+        for point in selection.sweep:
             lines.append(
-                f"| {point['weight']:g} | {_spread(point['pr_auc'])} | "
-                f"{_spread(point['recall'])} | {_spread(point['precision'])} |"
+                f"| {point.weight:g} | {_spread(point.pr_auc)} | "
+                f"{_spread(point.recall)} | {_spread(point.precision)} |"
             )
         lines.append("")
     return lines
+
+
+def gate_text(cfg: RetrainConfig, decision: Decision) -> list[str]:
+    """Return the report's section on the champion gate: its rows, both models, the rule."""
+    lines = ["## Champion", ""]
+    if decision.gate_rows is not None:
+        lines += [
+            f"Gate: {decision.gate_rows:,} rows ({decision.gate_positives} positive), "
+            f"{cfg.gate.share:g} of all rows chosen by a hash of each row's key: no model of "
+            "any run trains, chooses or sets a threshold on them. Both models are scored by "
+            "their final models. Rule: promoted if better (the lower end of the 95% interval "
+            f"of the difference above {decision.min_improvement:g}), or, when trained on "
+            f"newer data, if not worse by more than {decision.margin:g}.",
+            "",
+        ]
+    rows = []
+    if decision.candidate is not None and decision.candidate.gate_score is not None:
+        c = decision.candidate
+        rows.append(f"| candidate | {c.run_id}/{c.variant} | {c.gate_score:.4f} | {c.as_of} |")
+    champion = decision.champion
+    if champion is not None and champion.score is not None:
+        rows.append(f"| champion | {champion.text()} | {champion.score:.4f} | {champion.as_of} |")
+    if rows:
+        lines += [
+            f"| | run/variant | gate {decision.metric} | data as of |",
+            "|---|---|---|---|",
+            *rows,
+            "",
+        ]
+    return [*lines, describe_decision(decision), ""]
 
 
 def render_report(
@@ -175,10 +205,10 @@ def render_report(
     cfg: RetrainConfig,
     counts: SplitCounts,
     metrics: dict,
-    decision: dict | None = None,
+    decision: Decision | None = None,
     plots: list[str] | None = None,
     data: dict | None = None,
-    selection: dict | None = None,
+    selection: Selection | None = None,
     nightly: dict | None = None,
 ) -> str:
     """Return report.md: the data, the table, the champion decision, plots, class reports.
@@ -194,8 +224,8 @@ def render_report(
         "",
         f"Training split: {counts.train_rows:,} rows, {counts.train_minority:,} minority, "
         f"of which {counts.validation_rows:,} ({counts.validation_minority:,} minority) "
-        f"held out for choosing, {counts.gate_rows:,} of those "
-        f"({counts.gate_minority:,} minority) kept for the champion gate alone; "
+        f"held out for choosing; gate: {counts.gate_rows:,} rows "
+        f"({counts.gate_minority:,} minority), kept out of every run's training; "
         f"test split{_out_of_time(counts)}: {counts.test_rows:,} rows, "
         f"{counts.test_minority:,} minority. {cfg.training.epochs} epochs, "
         f"batch {cfg.training.batch_size}, trainer `{cfg.training.trainer}`. Test metrics are "
@@ -208,7 +238,7 @@ def render_report(
     if metrics.get("reference"):
         lines += reference_text(metrics["reference"])
     if decision is not None:
-        lines += ["## Champion", "", describe_decision(decision), ""]
+        lines += gate_text(cfg, decision)
     if nightly.get("drift"):
         lines += drift_text(nightly["drift"])
     if selection is not None:

@@ -6,7 +6,6 @@ Pure functions on numpy arrays (numpy, scikit-learn): no Prefect, no TensorFlow,
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
 from sklearn.metrics import (
@@ -18,6 +17,7 @@ from sklearn.metrics import (
 )
 
 from imbalance.selection.metrics import METRICS
+from imbalance.selection.records import Comparison  # a record: reading one needs no numpy
 from imbalance.selection.thresholds import THRESHOLD_METRICS, check_labels_scores
 
 # Resample counts `paired_bootstrap` holds at once (int32 entries): 2e6 is 8 MB per copy,
@@ -27,26 +27,6 @@ BLOCK_ENTRIES = 2_000_000
 
 
 # --- the paired bootstrap -----------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Comparison:
-    """A candidate's and an incumbent's metric on the same rows, and their difference's interval.
-
-    `candidate`, `incumbent`, `difference` are on all rows; `low`, `high` the percentile
-    bootstrap interval of the difference (candidate - incumbent) at `confidence`.
-    """
-
-    metric: str
-    candidate: float
-    incumbent: float
-    difference: float
-    low: float
-    high: float
-    confidence: float
-    resamples: int
-    positives: int
-    rows: int
 
 
 def paired_bootstrap(

@@ -1,185 +1,180 @@
-"""The champion decision: pure functions of metrics and records, no I/O.
+"""The champion decision: pure functions of the records, no I/O.
+
+Both models are scored by their final models on the run's gate rows, which no model of
+any run trains, chooses or calibrates on (`imbalance.data.split`). The rule, in order:
+
+1. a run that is not eligible, or has no candidate, promotes nothing;
+2. with no champion yet, the candidate is promoted;
+3. a champion that cannot be checked or scored is kept (the gate fails closed);
+4. fewer than `min_positives` positive gate rows: refused, saying how many there are;
+5. *superior*: promoted if the lower end of the 95% paired-bootstrap interval of the
+   difference (candidate - champion) is above `min_improvement`;
+6. *non-inferior on newer data*: promoted if the candidate's data is newer than the
+   champion's (a later as-of time and other rows) and the lower end is above -`margin`:
+   a model of today's data that is not measurably worse replaces one of older data;
+7. otherwise the champion stays.
 
 A run proposes (`decide`) while it is staged; the proposal takes effect only under
-the store's lock, against the champion on disk at that moment (`settle`); only the
-settled decision is written into the report, the manifest and the history
-(`imbalance.store.staged`). A champion that cannot be checked or scored is never
-replaced on that ground: the gate fails closed.
+the store's lock, against the champion on disk at that moment (`settle`).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import datetime
 
-# Scores this close count as equal: a rerun of the champion's own config must not
-# replace it over the last bits of a float.
+from imbalance.selection.records import Candidate, Comparison, Decision, Incumbent
+
+# An interval's end this close to a bar counts as on it: 0.05 - 1e-17 must not fail 0.05.
 TIE = 1e-9
 
 
-def best_variant(metrics: dict, metric: str) -> tuple[str, float] | None:
-    """Return (variant, score) of the highest `metric`; the first listed wins a tie.
-
-    None when no variant has the metric (a test split with one class has no AUC).
-    """
-    scored = [
-        (name, float(m[metric]))
-        for name, m in metrics["variants"].items()
-        if m.get(metric) is not None
-    ]
-    return max(scored, key=lambda item: item[1]) if scored else None
-
-
 def decide(
-    run_id: str,
-    metrics: dict,
+    candidate: Candidate | None,
+    incumbent: Incumbent | None,
+    comparison: Comparison | None,
+    *,
     metric: str,
     min_improvement: float,
-    incumbent: dict | None,
-    *,
-    min_positives: int = 1,
+    margin: float,
+    min_positives: int,
+    gate_rows: int,
+    gate_positives: int,
     eligible: bool = True,
-    gate_positives: int | None = None,
-) -> dict[str, Any]:
-    """Return the proposal of run `run_id` against the scored `incumbent` (not yet settled).
+    more_rows: str = "",
+) -> Decision:
+    """Return the proposal of `candidate` against the scored `incumbent` (not yet settled).
 
-    `metrics` are the run's validation results ({"variants": {name: {metric: mean}}});
-    `incumbent` is None when there is no champion yet; else the champion's run,
-    variant and `score` on this run's gate rows (validation rows no choice was made
-    on), with the paired bootstrap `comparison` of the candidate against it there, or
-    an `error` saying why it could not be checked or scored. The candidate is proposed if the run is
-    `eligible` and there is no champion, or if the comparison rests on at least
-    `min_positives` positive rows and the lower end of its interval exceeds
-    `min_improvement`: evidence, not a point estimate. A champion with an `error` is
-    kept (fail closed). `gate_positives`: the positive rows of the gate; without a
-    comparison (a gate too small to resample), fewer than `min_positives` refuse.
+    `comparison`: the paired bootstrap of both final models on the gate rows (None
+    when there is no champion, it could not be scored, or the gate lacks a class);
+    `more_rows`: what the user can change when the gate has too few positives.
     """
-    best = best_variant(metrics, metric)
-    candidate = {"run_id": run_id, "variant": best[0], "score": best[1]} if best else None
-    decision: dict[str, Any] = {
-        "metric": metric,
-        "min_improvement": min_improvement,
-        "candidate": candidate,
-        "champion": incumbent,
-        "improvement": None,
-    }
+    base = Decision(
+        metric=metric,
+        min_improvement=min_improvement,
+        margin=margin,
+        candidate=candidate,
+        champion=incumbent,
+        promoted=False,
+        reason="",
+        comparison=comparison,
+        gate_rows=gate_rows,
+        gate_positives=gate_positives,
+        min_positives=min_positives,
+    )
+
+    def outcome(promoted: bool, rule: str, reason: str) -> Decision:
+        return base.with_verdict(promoted, reason, rule)
+
     if not eligible:
-        return decision | verdict(False, "this run is not eligible for promotion (promote off)")
+        return outcome(False, "refused", "this run is not eligible for promotion (promote off)")
     if candidate is None:
-        return decision | verdict(False, f"no variant has a {metric} on the validation rows")
+        return outcome(False, "refused", f"no variant has a {metric} on the validation rows")
     if incumbent is None:
-        return decision | verdict(True, "no champion yet: the first candidate is promoted")
-    held = holder_text(incumbent)
-    if incumbent.get("error"):
-        return decision | verdict(
+        return outcome(True, "first", "no champion yet: the first candidate is promoted")
+    held = incumbent.text()
+    if incumbent.error:
+        return outcome(
             False,
-            f"the champion {held} cannot be compared ({incumbent['error']}); nothing is "
+            "kept",
+            f"the champion {held} cannot be compared ({incumbent.error}); nothing is "
             "promoted until it is repaired or rolled back (`imbalance champion --rollback`)",
         )
-    comparison = incumbent.get("comparison")
-    if comparison is None and gate_positives is not None and gate_positives < min_positives:
-        return decision | verdict(
+    if gate_positives < min_positives or comparison is None:
+        return outcome(
             False,
-            f"cannot tell against the champion {held}: {gate_positives} positive gate "
-            f"row(s), fewer than the {min_positives} a comparison needs",
+            "refused",
+            f"cannot tell against the champion {held}: the gate has {gate_positives} positive "
+            f"row(s) of {gate_rows:,}, and a comparison needs {min_positives}{more_rows}",
         )
-    if comparison is not None:
-        return decision | _with_evidence(comparison, held, min_improvement, min_positives)
-    if incumbent.get("score") is None:
-        return decision | verdict(False, f"the champion {held} has no {metric} to compare")
-    improvement = candidate["score"] - incumbent["score"]
-    decision["improvement"] = improvement
-    # The tolerance keeps 0.35 - 0.30 (= 0.04999...) from failing a 0.05 bar.
-    if improvement > TIE and improvement >= min_improvement - TIE:
-        return decision | verdict(
-            True, f"beats the champion {held} by {improvement:+.4f} (needed {min_improvement})"
+    measured = describe_comparison(comparison)
+    if comparison.low > min_improvement - TIE and comparison.low > TIE:
+        return outcome(True, "superior", f"better than the champion {held}: {measured}")
+    newer = newer_data(candidate, incumbent)
+    if newer and comparison.low > -margin + TIE:
+        return outcome(
+            True,
+            "non-inferior",
+            f"trained on newer data ({newer}) and not worse than the champion {held} by "
+            f"more than {margin:g}: {measured}",
         )
-    if abs(improvement) <= TIE:
-        return decision | verdict(False, f"ties with the champion {held}, which stays")
-    return decision | verdict(
-        False, f"does not beat the champion {held} by {min_improvement} ({improvement:+.4f})"
+    if newer:
+        why = f"newer data, but it may be worse than the champion {held} by more than {margin:g}"
+    elif comparison.high < -TIE:
+        why = f"worse than the champion {held}"
+    else:
+        why = f"not better than the champion {held} by more than {min_improvement:g}"
+    return outcome(False, "kept", f"{why}: {measured}")
+
+
+def newer_data(candidate: Candidate, incumbent: Incumbent) -> str:
+    """Return why the candidate's data is newer than the champion's ('' if not, or unknown).
+
+    Newer: a later as-of time and other training rows (another digest of their keys:
+    the same rows read from another file are not newer). Unknown counts as not newer,
+    so the candidate must then be superior: the gate never promotes on a guess.
+    """
+    if not (candidate.as_of and incumbent.as_of):
+        return ""
+    if not (candidate.trained_rows and incumbent.trained_rows):
+        return ""
+    if candidate.trained_rows == incumbent.trained_rows:
+        return ""
+    try:
+        later = datetime.fromisoformat(candidate.as_of) > datetime.fromisoformat(incumbent.as_of)
+    except (TypeError, ValueError):  # naive against aware, or not a time: unknown
+        return ""
+    return f"as of {candidate.as_of}, the champion's {incumbent.as_of}" if later else ""
+
+
+def describe_comparison(comparison: Comparison) -> str:
+    c = comparison
+    level = f"{100 * c.confidence:g}%"
+    return (
+        f"{c.metric} {c.candidate:.4f} against {c.incumbent:.4f} on the gate rows, "
+        f"{c.difference:+.4f} ({level} interval {c.low:+.4f} to {c.high:+.4f}, "
+        f"{c.rows:,} rows, {c.positives} positive)"
     )
 
 
-def _with_evidence(
-    comparison: dict[str, Any], held: str, min_improvement: float, min_positives: int
-) -> dict[str, Any]:
-    """Return the verdict of a paired bootstrap comparison (and the difference it found)."""
-    difference, low, high = comparison["difference"], comparison["low"], comparison["high"]
-    positives, rows = comparison["positives"], comparison["rows"]
-    level = f"{100 * comparison['confidence']:g}%"
-    measured = (
-        f"{comparison['metric']} {comparison['candidate']:.4f} (the candidate's model for "
-        f"choosing) against {comparison['incumbent']:.4f}, {difference:+.4f} ({level} "
-        f"interval {low:+.4f} to {high:+.4f}, {rows:,} gate rows, {positives} positive)"
-    )
-    found = {"improvement": difference, "interval": [low, high]}
-    if positives < min_positives:
-        return found | verdict(
-            False,
-            f"cannot tell against the champion {held}: {positives} positive gate "
-            f"row(s), fewer than the {min_positives} a comparison needs ({measured})",
-        )
-    # The tolerance keeps an interval ending at 0.05 - 1e-17 from failing a 0.05 bar.
-    if low > min_improvement - TIE and low > TIE:
-        return found | verdict(True, f"beats the champion {held}: {measured}")
-    return found | verdict(
-        False,
-        f"no evidence it beats the champion {held} by more than {min_improvement}: {measured}",
-    )
-
-
-def settle(proposal: dict[str, Any], current: dict[str, Any] | None) -> dict[str, Any]:
+def settle(proposal: Decision, current: Incumbent | None) -> Decision:
     """Return the decision that takes effect, given the champion on disk under the lock.
 
     A proposal made against one champion is void if another run has replaced it
     since (the comparison is stale): then nothing is promoted, and the reason says so.
+    `current` is None when there is no champion, with an `error` when champion.json
+    cannot be read.
     """
-    if not proposal["promoted"]:
+    if not proposal.promoted:
         return proposal
-    if current is not None and current.get("error"):
-        return proposal | verdict(False, f"{current['error']}; not promoted")
-    compared = proposal["champion"]
-    if holder(current) != holder(compared):
-        now = holder_text(current) if current else "none"
-        return proposal | verdict(
+    if current is not None and current.error:
+        return proposal.with_verdict(False, f"{current.error}; not promoted", "kept")
+    compared = proposal.champion
+    now = None if current is None else current.holder
+    before = None if compared is None else compared.holder
+    if now != before:
+        return proposal.with_verdict(
             False,
             f"the champion changed while this run trained (compared with "
-            f"{holder_text(compared) if compared else 'none'}, now {now}); not promoted",
+            f"{compared.text() if compared else 'none'}, now "
+            f"{current.text() if current else 'none'}); not promoted",
+            "kept",
         )
     return proposal
 
 
-def verdict(promoted: bool, reason: str) -> dict[str, Any]:
-    return {"promoted": promoted, "reason": reason}
-
-
-def holder(record: dict[str, Any] | None) -> tuple[str, str] | None:
-    """Return (run id, variant) of a champion record, or None."""
-    if not record or "run_id" not in record:
-        return None
-    return record["run_id"], record.get("variant")
-
-
-def holder_text(record: dict[str, Any]) -> str:
-    return f"{record.get('run_id', '?')}/{record.get('variant', '?')}"
-
-
-def describe_decision(decision: dict[str, Any]) -> str:
+def describe_decision(decision: Decision) -> str:
     """Return one sentence for the report: who was compared, both scores, the outcome."""
-    metric, candidate, champion = decision["metric"], decision["candidate"], decision["champion"]
     parts = []
+    candidate, champion = decision.candidate, decision.champion
     if candidate:
         parts.append(
-            f"Candidate: {candidate['variant']}, validation {metric} {candidate['score']:.4f}."
+            f"Candidate: {candidate.variant}, validation {decision.metric} {candidate.score:.4f}."
         )
-    if champion and champion.get("score") is not None:
-        recorded = champion.get("recorded_score")
-        same_metric = recorded is not None and champion.get("recorded_metric") == metric
-        then = f" (when chosen: {recorded:.4f})" if same_metric else ""
+    if champion and champion.run_id and not champion.error and champion.trained_on_gate:
         parts.append(
-            f"Champion {holder_text(champion)} on this run's gate rows: "
-            f"{metric} {champion['score']:.4f}{then}."
+            f"Its run trained on {champion.trained_on_gate:,} of the gate rows (another "
+            "gate rule): the comparison favours it."
         )
-    outcome = "Promoted" if decision["promoted"] else "Not promoted"
-    parts.append(f"{outcome}: {decision['reason']}.")
+    outcome = "Promoted" if decision.promoted else "Not promoted"
+    parts.append(f"{outcome}: {decision.reason}.")
     return " ".join(parts)

@@ -32,6 +32,7 @@ from imbalance.model.predict import score_members
 from imbalance.model.training import Member, TrainedMember
 from imbalance.selection.bootstrap import spread
 from imbalance.selection.metrics import METRICS, variant_metrics
+from imbalance.selection.records import ConfigurationChoice, Selection, Spread, SweepPoint
 from imbalance.selection.thresholds import choose_threshold
 from imbalance.selection.variants import VARIANTS, class_weight_for
 from imbalance.selection.weights import minority_weights
@@ -64,7 +65,7 @@ def plan_members(cfg: RetrainConfig, weights: dict[str, dict[int, float]]) -> li
     configurations += [(sweep_name(w), {0: 1.0, 1: w}) for w in sweep_weights(cfg, weights)]
     final = [Member(name, cw, cfg.training.seed) for name, cw in configurations]
     blind = [
-        Member(f"{name}{SEED_MARK}{seed}", cw, seed, blind=True)
+        Member(f"{name}{SEED_MARK}{seed}", cw, seed, blind=True, configuration=name)
         for name, cw in configurations
         for seed in seeds(cfg)
     ]
@@ -76,29 +77,21 @@ def choose(
     trained: Sequence[TrainedMember],
     x_validation: np.ndarray,
     y_validation: np.ndarray,
-    x_gate: np.ndarray | None = None,
-) -> dict[str, Any]:
+) -> Selection:
     """Return the run's choices, made on the validation rows by the blind members.
 
-    `x_gate`: the gate rows (validation rows no choice is made on); the candidate's
-    scores there are what the champion gate compares (`candidate_scores`). Without
-    them, its scores on the rows it was chosen on.
-
-    {"configurations": {name: {"threshold", "why", "class_weight", metric: [mean, std]}},
-     "sweep": [{"weight", "pr_auc": [mean, std], "recall": [...], "precision": [...]}],
-     "tuned_weight": w or None, "variants": the final variants in order (tuned last),
-     "candidate": the chosen variant, "metric": cfg.selection.metric,
-     "candidate_scores": its train_seed blind member's scores on the gate rows,
-     "candidate_threshold": that member's threshold, "rows", "positives"}
+    Each configuration's threshold is its train_seed blind member's (the final model's
+    twin); its metrics, mean ± standard deviation over the seeds. The tuned weight is
+    the swept one of best mean validation PR AUC, the candidate the variant of best
+    mean `selection.metric`.
     """
     y = np.asarray(y_validation).astype(int)
     runs: dict[str, list[dict[str, Any]]] = defaultdict(list)
     skipped: list[str] = []
-    blind = [member for member in trained if SEED_MARK in member.name]
+    blind = [member for member in trained if member.member is not None and member.member.blind]
     # All blind members in one compiled call: as fast as a numpy copy, and the network's own.
     blind_scores = score_members([member.weights for member in blind], x_validation)
     for member, scores in zip(blind, blind_scores, strict=True):
-        name, seed = member.name.rsplit(SEED_MARK, 1)
         if not np.isfinite(scores).all():  # a diverged model: it cannot be chosen
             skipped.append(member.name)
             continue
@@ -110,12 +103,11 @@ def choose(
             cfg.selection.threshold,
         )
         measured = variant_metrics(y, scores, threshold.threshold)
-        runs[name].append(
+        runs[member.member.measures].append(
             {
-                "seed": int(seed),
+                "seed": member.member.seed,
                 "threshold": threshold,
                 "metrics": measured,
-                "scores": scores,
                 "class_weight": member.class_weight,
             }
         )
@@ -128,21 +120,25 @@ def choose(
     }
     sweep = sorted(
         (
-            {"weight": float(c["class_weight"][1])}
-            | {m: c[m] for m in ("pr_auc", "recall")}
-            | {"precision": c["precision"], "name": name}
+            SweepPoint(
+                name=name,
+                weight=float(c.class_weight[1]),
+                pr_auc=c.pr_auc,
+                recall=c.recall,
+                precision=c.precision,
+            )
             for name, c in configurations.items()
             if name.startswith("w=")
         ),
-        key=lambda point: point["weight"],
+        key=lambda point: point.weight,
     )
     tuned_weight = None
     variants = [v for v in cfg.selection.variants if v in configurations]
     if sweep:
         # The best mean validation PR AUC; a tie goes to the smaller weight (listed first).
-        best = max(sweep, key=lambda point: point["pr_auc"][0])
-        tuned_weight = best["weight"]
-        configurations[TUNED] = configurations[best["name"]]
+        best = max(sweep, key=lambda point: point.pr_auc.mean)
+        tuned_weight = best.weight
+        configurations[TUNED] = configurations[best.name]
         variants.append(TUNED)
     metric = cfg.selection.metric
     if not variants:
@@ -151,49 +147,42 @@ def choose(
             f"({', '.join(skipped)}): training diverged; lower the learning rate"
         )
     # The highest mean on validation; the first listed wins a tie.
-    candidate = max(variants, key=lambda v: configurations[v][metric][0])
-    source = sweep_name(tuned_weight) if candidate == TUNED else candidate
-    own = next(r for r in runs[source] if r["seed"] == cfg.training.seed)
-    gate_scores = own["scores"]
-    if x_gate is not None:
-        twin = next(m for m in trained if m.name == f"{source}{SEED_MARK}{cfg.training.seed}")
-        gate_scores = score_members([twin.weights], x_gate)[0]
-    return {
-        "configurations": configurations,
-        "sweep": sweep,
-        "tuned_weight": tuned_weight,
-        "variants": variants,
-        "candidate": candidate,
-        "metric": metric,
-        "candidate_scores": gate_scores,
-        "candidate_threshold": own["threshold"].threshold,
-        "rows": int(len(y)),
-        "positives": int(y.sum()),
-        "skipped": skipped,
-    }
+    candidate = max(variants, key=lambda v: configurations[v].spread(metric).mean)
+    return Selection(
+        configurations=configurations,
+        sweep=tuple(sweep),
+        tuned_weight=tuned_weight,
+        variants=tuple(variants),
+        candidate=candidate,
+        metric=metric,
+        rows=int(len(y)),
+        positives=int(y.sum()),
+        skipped=tuple(skipped),
+    )
 
 
-def _summary(cfg: RetrainConfig, items: list[dict[str, Any]]) -> dict[str, Any]:
+def _summary(cfg: RetrainConfig, items: list[dict[str, Any]]) -> ConfigurationChoice:
     """Return one configuration's threshold (its train_seed run's) and its metrics' spread."""
     own = next(r for r in items if r["seed"] == cfg.training.seed)
-    summary: dict[str, Any] = {
-        "threshold": own["threshold"].threshold,
-        "why": own["threshold"].why,
-        "class_weight": own["class_weight"],
-        "seeds": sorted(r["seed"] for r in items),
-    }
+    spreads = {}
     for metric in METRICS:
         values = [r["metrics"][metric] for r in items if r["metrics"][metric] is not None]
-        summary[metric] = list(spread(values)) if values else [None, None]
-    return summary
+        spreads[metric] = Spread(*spread(values)) if values else Spread(None, None)
+    return ConfigurationChoice(
+        threshold=own["threshold"].threshold,
+        why=own["threshold"].why,
+        class_weight=own["class_weight"],
+        seeds=tuple(sorted(r["seed"] for r in items)),
+        **spreads,
+    )
 
 
-def final_members(selection: dict[str, Any], trained: Sequence[TrainedMember]) -> list:
+def final_members(selection: Selection, trained: Sequence[TrainedMember]) -> list:
     """Return the final members to save, renamed: the variants, and `tuned` if swept."""
-    by_name = {t.name: t for t in trained if SEED_MARK not in t.name}
+    by_name = {t.name: t for t in trained if t.member is None or not t.member.blind}
     finals = []
-    for name in selection["variants"]:
-        source = sweep_name(selection["tuned_weight"]) if name == TUNED else name
+    for name in selection.variants:
+        source = sweep_name(selection.tuned_weight) if name == TUNED else name
         member = by_name[source]
         finals.append(member if name == source else _renamed(member, name))
     return finals

@@ -122,19 +122,18 @@ def read_training_part(run: RunPaths, columns: list[str] | None = None):
     return train, held
 
 
-def read_validation_parts(run: RunPaths, rows: int):
-    """Return bool masks over the training part's `rows`: (rows to choose on, gate rows).
+def read_keys(run: RunPaths, part: str):
+    """Return the row keys of one part of a run (`train`, `test` or `gate`).
 
-    A run from before the gate existed has no gate rows: it chose on all of them.
+    Raises FileNotFoundError for a run written before keys were recorded.
     """
     import numpy as np
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
 
-    held = read_parquet(run.validation)
-    choose, gate = np.zeros(rows, dtype=bool), np.zeros(rows, dtype=bool)
-    flags = held["gate"].to_numpy(bool) if "gate" in held else np.zeros(len(held), bool)
-    choose[held["row"].to_numpy()[~flags]] = True
-    gate[held["row"].to_numpy()[flags]] = True
-    return choose, gate
+    table = pq.read_table(run.keys, columns=["key", "part"])
+    chosen = table.filter(pc.equal(table.column("part"), part))
+    return chosen.column("key").to_numpy().astype(np.uint64)
 
 
 def parquet_metadata(path: Path) -> dict:

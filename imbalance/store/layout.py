@@ -46,6 +46,16 @@ class RunPaths:
         return self.root / "data" / "test.parquet"
 
     @property
+    def gate(self) -> Path:
+        """The champion gate's rows: chosen by a hash of their keys, no model trains on them."""
+        return self.root / "data" / "gate.parquet"
+
+    @property
+    def keys(self) -> Path:
+        """Each row's key (a hash, column `key`) and its part (`train`, `test`, `gate`)."""
+        return self.root / "data" / "keys.parquet"
+
+    @property
     def validation(self) -> Path:
         """Positions (column `row`) of the training part's rows held out for choosing."""
         return self.root / "data" / "validation.parquet"

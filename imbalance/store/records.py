@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from imbalance.selection.records import Decision, RecordError
 from imbalance.store.layout import is_run_id
 
 SCHEMA_VERSION = 2  # 1: written before records carried a version (same fields)
@@ -32,6 +33,7 @@ class RunFacts:
     trained_on: dict[str, Any] | None = None  # the Dask cluster, when one trained it
     thresholds: dict[str, float] | None = None  # each variant's chosen threshold
     drift: dict[str, Any] | None = None  # the drift record against the champion's data
+    parts: dict[str, Any] | None = None  # each part's rows and row-key digest; the gate rule
 
     def to_json(self) -> dict[str, Any]:
         """Return the facts as manifest keys (a fact not learnt is left out)."""
@@ -40,7 +42,7 @@ class RunFacts:
 
     @classmethod
     def from_json(cls, data: dict[str, Any], where: Path | str) -> RunFacts:
-        for name in ("counts", "data", "trained_on", "thresholds", "drift"):
+        for name in ("counts", "data", "trained_on", "thresholds", "drift", "parts"):
             if data.get(name) is not None and not isinstance(data[name], dict):
                 raise StateFileError(f"{where} is damaged: its {name} is not an object")
         if data.get("as_of") is not None and not isinstance(data["as_of"], str):
@@ -61,7 +63,7 @@ class RunRecord:
     versions: dict[str, str | None] = field(default_factory=dict)
     git_commit: str | None = None
     facts: RunFacts = field(default_factory=RunFacts)
-    champion: dict[str, Any] | None = None  # the champion decision, once it took effect
+    champion: Decision | None = None  # the champion decision, once it took effect
     error: str | None = None  # why a failed run failed
     files: dict[str, dict[str, Any]] = field(default_factory=dict)  # path: {sha256, bytes}
     schema_version: int = SCHEMA_VERSION
@@ -80,7 +82,7 @@ class RunRecord:
             **self.facts.to_json(),
         }
         if self.champion is not None:
-            out["champion"] = self.champion
+            out["champion"] = self.champion.to_json()
         if self.error is not None:
             out["error"] = self.error
         if self.files:
@@ -105,8 +107,10 @@ class RunRecord:
             if not isinstance(data.get(name, {}), dict):
                 raise StateFileError(f"{where} is damaged: its {name} is not an object")
         champion = data.get("champion")
-        if champion is not None and not isinstance(champion, dict):
-            raise StateFileError(f"{where} is damaged: its champion decision is not an object")
+        try:
+            decision = None if champion is None else Decision.from_json(champion)
+        except (RecordError, TypeError, ValueError) as exc:
+            raise StateFileError(f"{where} is damaged: its champion decision ({exc})") from None
         return cls(
             run_id=data["run_id"],
             status=data["status"],
@@ -117,7 +121,7 @@ class RunRecord:
             versions=data.get("versions", {}),
             git_commit=data.get("git_commit"),
             facts=RunFacts.from_json(data, where),
-            champion=champion,
+            champion=decision,
             error=data.get("error"),
             files=files,
             schema_version=version,
@@ -126,10 +130,9 @@ class RunRecord:
     @property
     def claims_promotion(self) -> tuple[str, str] | None:
         """Return (run id, variant) if the run's decision says it was promoted, else None."""
-        decision = self.champion or {}
-        candidate = decision.get("candidate") or {}
-        if decision.get("promoted") is True and isinstance(candidate.get("variant"), str):
-            return self.run_id, candidate["variant"]
+        decision = self.champion
+        if decision is not None and decision.promoted and decision.candidate is not None:
+            return self.run_id, decision.candidate.variant
         return None
 
 
@@ -145,12 +148,12 @@ class ChampionRecord:
     schema_version: int = SCHEMA_VERSION
 
     @classmethod
-    def from_decision(cls, decision: dict[str, Any], when: str) -> ChampionRecord:
+    def from_decision(cls, decision: Decision, when: str) -> ChampionRecord:
         """Return the record a promoting decision makes (its candidate, metric and score)."""
-        candidate = decision["candidate"]
-        return cls(
-            candidate["run_id"], candidate["variant"], decision["metric"], candidate["score"], when
-        )
+        candidate = decision.candidate
+        if candidate is None:
+            raise ValueError("a decision without a candidate promotes nothing")
+        return cls(candidate.run_id, candidate.variant, decision.metric, candidate.score, when)
 
     @property
     def holder(self) -> str:
@@ -158,10 +161,6 @@ class ChampionRecord:
 
     def to_json(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
-
-    def as_incumbent(self) -> dict[str, Any]:
-        """Return the champion as the decision reads it (`imbalance.selection.champion.settle`)."""
-        return {k: v for k, v in self.to_json().items() if k != "schema_version"}
 
     @classmethod
     def from_json(cls, data: Any, where: Path | str) -> ChampionRecord:

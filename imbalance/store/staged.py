@@ -20,7 +20,8 @@ from datetime import datetime
 from typing import Any
 
 from imbalance.config import RetrainConfig
-from imbalance.selection.champion import settle, verdict
+from imbalance.selection.champion import settle
+from imbalance.selection.records import Decision, Incumbent
 from imbalance.store import commit, retention
 from imbalance.store.commit import ChampionNotWritten, reached
 from imbalance.store.layout import RunPaths
@@ -36,7 +37,7 @@ from imbalance.store.records import (
 from imbalance.store.runs import ArtifactStore
 
 # Writes the settled decision into the run at the given paths (its report), outside the lock.
-RecordDecision = Callable[[dict[str, Any] | None, RunPaths], None]
+RecordDecision = Callable[[Decision | None, RunPaths], None]
 # Every step of completing a run that promotes, in order (`reached` after each): the
 # kill test stops a run after each one (tests/unit/test_kill_between_steps.py).
 STEPS = ("settled", "report written", "manifest written", *commit.STEPS, *retention.STEPS)
@@ -54,7 +55,7 @@ class StagedRun:
     config: dict[str, Any]
     facts: RunFacts = field(default_factory=RunFacts)
     final: RunPaths | None = None
-    decision: dict[str, Any] | None = None
+    decision: Decision | None = None
     keep_runs: int = 0  # retention applied once the run is complete (0: keep all)
     staging_days: float | None = None
     retention: str | None = None  # what retention did, one line
@@ -81,7 +82,7 @@ class StagedRun:
         )
 
     def complete(
-        self, proposal: dict[str, Any] | None = None, record: RecordDecision | None = None
+        self, proposal: Decision | None = None, record: RecordDecision | None = None
     ) -> RunPaths:
         """Complete the run and let `proposal` take effect; return the run's final paths.
 
@@ -95,12 +96,14 @@ class StagedRun:
             seen = self.artifacts.champion_bytes()
             try:
                 held = parse_champion(seen, self.artifacts.champion_file)
-                current = held.as_incumbent() if held else None
+                current = Incumbent(held.run_id, held.variant) if held else None
             except StateFileError as exc:
-                held, current = None, {"error": str(exc)}
+                held, current = None, Incumbent(error=str(exc))
             decision = None if proposal is None else settle(proposal, current)
-            if decision and decision["promoted"] and attempt == ATTEMPTS - 1:
-                decision = decision | verdict(False, "the champion kept changing; not promoted")
+            if decision and decision.promoted and attempt == ATTEMPTS - 1:
+                decision = decision.with_verdict(
+                    False, "the champion kept changing; not promoted", "kept"
+                )
             reached("settled")
             promotion = _promotion(decision, held)
             self._write(decision, record)
@@ -116,23 +119,23 @@ class StagedRun:
         self._retain()
         return final
 
-    def _write(self, decision: dict[str, Any] | None, record: RecordDecision | None) -> None:
+    def _write(self, decision: Decision | None, record: RecordDecision | None) -> None:
         self.decision = decision
         if record is not None:
             record(decision, self.paths)
         reached("report written")
 
     def _unpromoted(
-        self, decision: dict[str, Any], record: RecordDecision | None, error: OSError
+        self, decision: Decision, record: RecordDecision | None, error: OSError
     ) -> RunPaths:
         """Say in the run that champion.json could not be written, and complete it so.
 
         The promotion was undone (the run is back in staging). On a full disk the
         rewrite fails too: then the run stays in staging and the error propagates.
         """
-        why = verdict(False, f"champion.json could not be written ({error}); not promoted")
+        why = f"champion.json could not be written ({error}); not promoted"
         try:
-            self._write(decision | why, record)
+            self._write(decision.with_verdict(False, why, "kept"), record)
             return self.artifacts.complete_run(self.paths, self.record("completed"))
         except OSError:
             raise error from None
@@ -152,13 +155,13 @@ class StagedRun:
 
 
 def _promotion(
-    decision: dict[str, Any] | None, previous: ChampionRecord | None
+    decision: Decision | None, previous: ChampionRecord | None
 ) -> tuple[ChampionRecord, HistoryEntry] | None:
     """Return the champion record and history line a promoting decision writes."""
-    if decision is None or not decision["promoted"]:
+    if decision is None or not decision.promoted:
         return None
     new = ChampionRecord.from_decision(decision, now())
-    return new, HistoryEntry.of("promote", new, previous, decision["reason"])
+    return new, HistoryEntry.of("promote", new, previous, decision.reason)
 
 
 @contextlib.contextmanager

@@ -12,6 +12,7 @@ import pytest
 from cli import main
 from imbalance import store
 from imbalance.config import RetrainConfig
+from imbalance.selection.records import Candidate, Decision
 from imbalance.store import ArtifactStore, ChampionRecord, RunFacts, RunPaths, RunRecord
 
 VARIANTS = ["baseline", "balanced", "manual"]
@@ -62,7 +63,15 @@ def make_run(
         storage={"artifacts_dir": "x"},
     )
     best = max(scores, key=lambda v: scores[v][1])
-    decision = {"candidate": {"run_id": run_id, "variant": best, "score": scores[best][1]}}
+    decision = Decision(
+        metric="pr_auc",
+        min_improvement=0.0,
+        margin=0.02,
+        candidate=Candidate(run_id, best, scores[best][1]),
+        champion=None,
+        promoted=False,
+        reason="made by hand for a test",
+    )
     started = datetime.strptime(run_id[:16], "%Y%m%dT%H%M%SZ").astimezone()
     counts = {"dataset_rows": 5_000, "train_rows": 4_000, "test_rows": 1_000, "test_minority": 7}
     manifest = RunRecord(

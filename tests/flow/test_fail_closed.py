@@ -27,11 +27,12 @@ WEAK = {
     "training": {"epochs": 1},
     "network": {"learning_rate": 1e-6},
 }
-# The tiny data has ~12 positive validation rows, half of them in the gate: the gate is
-# let compare on those here, the evidence being overwhelming (a trained model against an
-# untrained one).
+# The tiny data has 15 positive gate rows (0.3 of all rows): the gate is let compare on
+# those here, by ROC AUC, where the evidence is overwhelming (a trained model against an
+# untrained one: 0.84 against 0.71, the interval's lower end +0.04; its PR AUC, 0.13
+# against 0.09 on these few positives, would not tell).
 STRONG = {
-    "selection": ONE | {"variants": ["manual"]},
+    "selection": ONE | {"variants": ["manual"], "metric": "roc_auc"},
     "training": {"epochs": 3},
     "network": {"learning_rate": 0.01},
     "gate": {"min_positives": 3},
@@ -130,14 +131,17 @@ def test_a_garbled_latest_file_is_rebuilt_by_the_next_run(weak_champion, tmp_pat
 
 
 def test_a_smoke_run_cannot_replace_the_champion_without_evidence(weak_champion, tmp_path, tiny):
-    # A small, quick run whose point estimate beats an untrained champion: on a dozen
-    # positive validation rows the gate will not tell, and says so.
+    # A small, quick run whose point estimate beats an untrained champion: on a handful
+    # of positive gate rows the gate will not tell, and says how many it has and needs.
     artifacts = _copy(weak_champion, tmp_path)
     before = artifacts.champion_file.read_bytes()
     smoke = {k: v for k, v in STRONG.items() if k != "gate"}
     run = RunPaths(Path(retrain(_config(tiny, artifacts.root, **smoke))))
     decision = store.read_json(run.manifest)["champion"]
     assert decision["promoted"] is False
-    assert "fewer than the 30 a comparison needs" in decision["reason"]
+    positives = decision["gate_positives"]
+    assert 0 < positives < 50 and decision["rule"] == "refused"
+    assert f"the gate has {positives} positive row(s)" in decision["reason"]
+    assert "a comparison needs 50" in decision["reason"] and "gate.share" in decision["reason"]
     assert decision["interval"][0] <= decision["improvement"] <= decision["interval"][1]
     assert artifacts.champion_file.read_bytes() == before

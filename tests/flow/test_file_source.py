@@ -120,10 +120,11 @@ def test_the_same_rows_as_parquet_parts_in_a_bucket_give_the_same_models(csv_run
         n: {k: v for k, v in m.items() if k not in timings} for n, m in b.items()
     }
     decision = store.read_json(second.manifest)["champion"]
-    # The champion (the CSV run's model) was scored on the second run's validation rows,
-    # which it trained on: the same models do not beat it.
+    # The champion (the CSV run's model) and the same model of the second run, on the
+    # same gate rows: not better, and the same rows are not newer data, so it stays.
     assert decision["champion"]["score"] is not None and decision["interval"][0] <= 0
-    assert not decision["promoted"]
+    assert decision["champion"]["trained_on_gate"] == 0
+    assert not decision["promoted"], decision["reason"]
 
 
 def _predict(run: RunPaths, source: Path, out: Path, *extra: str) -> int:
@@ -177,12 +178,11 @@ def test_a_champion_of_other_data_is_not_compared(csv_runs):
     )
     staged = ArtifactStore(artifacts_dir).start_run("20990101T000000Z-generated")
     test = pd.DataFrame({"x1": [0.1, 0.2], "x2": [0.3, 0.4], "label": [0, 1]})
-    staged.train.parent.mkdir(parents=True, exist_ok=True)
-    test.to_parquet(staged.train)
-    pd.DataFrame({"row": [0, 1]}).to_parquet(staged.validation)
-    incumbent = score_champion.fn(cfg, staged, GENERATOR_SPEC)
-    assert incumbent["score"] is None
-    assert "trained on other data" in incumbent["error"], incumbent["error"]
+    staged.gate.parent.mkdir(parents=True, exist_ok=True)
+    test.to_parquet(staged.gate)
+    scored = score_champion.fn(cfg, staged, GENERATOR_SPEC)
+    assert scored.incumbent.score is None and scored.scores is None
+    assert "trained on other data" in scored.incumbent.error, scored.incumbent.error
 
 
 @pytest.mark.parametrize(

@@ -12,6 +12,7 @@ from cli.inspect import list_runs, runs_table
 from flows.retrain import retrain
 from imbalance import store
 from imbalance.config import RetrainConfig
+from imbalance.data import in_gate, row_keys
 from imbalance.store import ArtifactStore
 
 pytestmark = pytest.mark.slow
@@ -63,9 +64,17 @@ def test_each_night_trains_on_its_window_and_tests_on_its_newest_rows(nights):
     snapshot = store.read_parquet(run.dataset)
     times = pd.to_datetime(snapshot["ts"], utc=True)
     test_rows = store.read_parquet(run.test)
-    assert len(test_rows) == manifest["counts"]["test_rows"] == 800
-    newest = times.sort_values().iloc[-800:]
-    assert times.sort_values().iloc[-801] < newest.min()  # no tie across the cut here
+    # The gate's rows (by their keys' hash) first; the test part is the newest fifth of
+    # the others.
+    spec = manifest["data"]["spec"]
+    columns = [f["name"] for f in spec["features"]] + [spec["label"]]
+    gated = in_gate(row_keys(snapshot, columns), manifest["parts"]["share"])
+    assert gated.sum() == manifest["counts"]["gate_rows"] > 0
+    others = times[~gated].sort_values()
+    n_test = -(-len(others) // 5)
+    assert len(test_rows) == manifest["counts"]["test_rows"] == n_test
+    newest = others.iloc[-n_test:]
+    assert others.iloc[-n_test - 1] < newest.min()  # no tie across the cut here
     assert sorted(test_rows["amount"]) == sorted(snapshot.loc[newest.index, "amount"])
 
 

@@ -23,6 +23,8 @@ EXPECTED_FILES = {
     "data/train.parquet",
     "data/test.parquet",
     "data/validation.parquet",
+    "data/gate.parquet",
+    "data/keys.parquet",
     "weights.json",
     "selection.json",
     "metrics.json",
@@ -68,7 +70,15 @@ def test_a_run_writes_every_file_and_a_manifest_of_them(two_runs):
         assert store.file_digest(run.root / rel) == digest
     assert manifest["status"] == "completed"
     assert manifest["config"]["generator"]["n_samples"] == 5_000
-    assert manifest["counts"]["train_rows"] == 4_000
+    counts = manifest["counts"]
+    # The gate's 0.3 of the rows by their keys' hash, then 80/20 train/test of the rest.
+    assert counts["train_rows"] + counts["test_rows"] + counts["gate_rows"] == 5_000
+    assert abs(counts["gate_rows"] - 1_500) < 100
+    assert counts["test_rows"] == -(-(counts["train_rows"] + counts["test_rows"]) // 5)
+    parts = manifest["parts"]["parts"]
+    assert {p: parts[p]["rows"] for p in parts} == {
+        "train": counts["train_rows"], "test": counts["test_rows"], "gate": counts["gate_rows"]
+    }  # fmt: skip
     assert manifest["versions"]["tensorflow"] and manifest["versions"]["prefect"]
     newest = max(p.name for p in run.root.parent.iterdir())
     assert store.read_json(run.root.parent.parent / "latest.json")["run_id"] == newest
@@ -80,8 +90,13 @@ def test_parquet_files_have_their_schema_and_row_counts(two_runs):
     assert pq.read_schema(run.dataset).remove_metadata() == DATASET_SCHEMA
     assert store.parquet_metadata(run.dataset)["n_samples"] == 5_000
     assert pq.read_metadata(run.dataset).num_rows == 5_000
-    assert pq.read_metadata(run.train).num_rows == 4_000
-    assert pq.read_metadata(run.test).num_rows == 1_000
+    counts = store.read_json(run.manifest)["counts"]
+    assert pq.read_metadata(run.train).num_rows == counts["train_rows"]
+    assert pq.read_metadata(run.test).num_rows == counts["test_rows"]
+    assert pq.read_schema(run.gate).remove_metadata() == DATASET_SCHEMA
+    assert pq.read_metadata(run.gate).num_rows == counts["gate_rows"]
+    keys = pq.read_table(run.keys)
+    assert keys.schema.field("key").type == pa.uint64() and keys.num_rows == 5_000
     schema = pq.read_schema(run.predictions)
     assert schema.names == ["label", *VARIANTS, "tuned"]
     assert all(schema.field(v).type == pa.float32() for v in VARIANTS)
@@ -94,7 +109,7 @@ def test_metrics_and_report_cover_every_variant(two_runs):
         m = metrics["variants"][name]
         for key in ("precision", "recall", "f1", "roc_auc", "pr_auc", "train_seconds"):
             assert isinstance(m[key], float)
-        assert np.array(m["confusion_matrix"]).sum() == 1_000
+        assert np.array(m["confusion_matrix"]).sum() == metrics["test_rows"]
     assert metrics["variants"]["manual"]["class_weight"] == {"0": 1.0, "1": 200.0}
     report = run.report.read_text()
     # once in the comparison, once in the logistic-regression reference

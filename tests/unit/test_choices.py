@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
 from imbalance.config import RetrainConfig
-from imbalance.model.predict import score_members
-from imbalance.model.training import TrainedMember
+from imbalance.model.training import Member, TrainedMember
 from imbalance.selection.choices import TUNED, choose, final_members, plan_members
+from imbalance.selection.records import Selection
 
 WEIGHTS = {"balanced": {0: 0.5, 1: 50.0}, "manual": {0: 1.0, 1: 200.0}}
 
@@ -36,9 +38,11 @@ def _member(name: str, separation: float) -> TrainedMember:
         np.array([[separation]], np.float32),
         np.array([-5.0 * separation], np.float32),
     ]
-    weight = float(name.split("=")[1].split("@")[0]) if name.startswith("w=") else None
+    configuration, _, seed = name.partition("@")
+    weight = float(configuration.split("=")[1]) if name.startswith("w=") else None
     cw = {0: 1.0, 1: weight} if weight else None
-    return TrainedMember(name, cw, weights, weights, weights, 1, [0.1], 0.1, None)
+    member = Member(name, cw, int(seed or 42), blind=bool(seed), configuration=configuration)
+    return TrainedMember(name, cw, weights, weights, weights, 1, [0.1], 0.1, None, member)
 
 
 @pytest.mark.slow  # the members score through TensorFlow
@@ -57,40 +61,16 @@ def test_the_sweep_picks_the_weight_that_separates_best_and_the_thresholds_follo
     # Scores rising with x all rank alike: the others rank backwards, so they are worse.
     trained = [t if t.name.startswith("w=500") else _member(t.name, -0.2) for t in trained]
     selection = choose(cfg, trained, x, y)
-    assert selection["tuned_weight"] == 500.0
-    assert selection["variants"] == ["baseline", TUNED]
-    assert selection["candidate"] == TUNED
-    tuned = selection["configurations"][TUNED]
-    assert tuned["seeds"] == [42, 43] and tuned["pr_auc"][1] >= 0
+    assert selection.tuned_weight == 500.0
+    assert selection.variants == ("baseline", TUNED)
+    assert selection.candidate == TUNED
+    tuned = selection.configurations[TUNED]
+    assert tuned.seeds == (42, 43) and tuned.pr_auc.std >= 0
     # max_f1 on validation, from the train_seed (42) member; scores >= it are class 1
-    assert 0 < tuned["threshold"] < 1 and "validation" in tuned["why"]
+    assert 0 < tuned.threshold < 1 and "validation" in tuned.why
     finals = final_members(selection, trained)
     assert [f.name for f in finals] == ["baseline", TUNED]
     assert finals[1].class_weight == {0: 1.0, 1: 500.0}
-    assert selection["positives"] == int(y.sum())
-    # The gate's rows: the candidate's train_seed member (w=500@42) scores them for the
-    # champion gate; without them it would be compared on the rows it was chosen on.
-    x_gate = np.linspace(-3, 3, 7, dtype=np.float32).reshape(-1, 1)
-    gated = choose(cfg, trained, x, y, x_gate)
-    twin = next(t for t in trained if t.name == "w=500@42")
-    want = score_members([twin.weights], x_gate)[0]
-    np.testing.assert_array_equal(gated["candidate_scores"], want)
-    # relu(x + 5) * s - 5 s is s * x for x >= -5: the scores are sigmoid(s x), rising.
-    assert np.all(np.diff(want) > 0) and abs(float(want[3]) - 0.5) < 1e-6
-    assert len(selection["candidate_scores"]) == len(y)
-
-
-def test_a_logistic_regression_reference_is_measured_per_variant():
-    from imbalance.selection.choices import logistic_references
-
-    rng = np.random.default_rng(1)
-
-    def part(n):
-        y = (rng.random(n) < 0.1).astype(int)
-        return (y[:, None] * 2.0 + rng.normal(size=(n, 2))).astype(np.float32), y
-
-    cfg = RetrainConfig(selection={"variants": ["baseline", "manual"]})
-    found = logistic_references(cfg, WEIGHTS, part(2_000), part(1_000), part(1_000))
-    assert list(found) == ["baseline", "manual"]
-    assert found["manual"]["class_weight"] == {0: 1.0, 1: 200.0}
-    assert all(r["roc_auc"] > 0.9 and 0 < r["threshold"] < 1 for r in found.values())
+    assert selection.positives == int(y.sum())
+    # selection.json is written from the record and reads back into it.
+    assert Selection.from_json(json.loads(json.dumps(selection.to_json()))) == selection

@@ -217,20 +217,29 @@ def test_sectioned_leaves_sections_and_unknown_keys_alone():
 def test_an_old_runs_recorded_config_reads_and_compares_as_the_same_config():
     recorded = json.loads(OLD_RUN.read_text())["config"]
     assert "epochs" in recorded and "training" not in recorded  # flat, as it was written
-    cfg = RetrainConfig.model_validate(recorded)
+    with pytest.warns(UserWarning, match="holdout.gate_share .* no longer applies"):
+        cfg = RetrainConfig.model_validate(recorded)  # it had the retired gate_share
     assert (cfg.generator.n_samples, cfg.training.epochs) == (5_000, 2)
     assert cfg.selection.variants == ["baseline", "manual"]
     assert (cfg.selection.sweep_points, cfg.selection.n_seeds) == (0, 1)
     assert cfg.nightly.as_of == "2026-11-28"
     # Read as section.field, the old record and today's config of the same values agree.
+    # (but for the gate, whose rows are chosen another way since: a change worth a run).
+    gate = {"gate_share", "gate.share", "gate.margin", "source.id_column"}
+
+    def without_gate(fields: dict) -> dict:
+        return {k: v for k, v in fields.items() if k not in gate}
+
     fields = recorded_fields(recorded)
-    assert fields == recorded_fields(cfg.model_dump(mode="json"))
+    assert without_gate(fields) == without_gate(recorded_fields(cfg.model_dump(mode="json")))
     assert fields["training.epochs"] == 2 and fields["storage.artifacts_dir"]
-    assert learned_part(recorded) == json.loads(json.dumps(cfg.learned_from()))
+    learned = json.loads(json.dumps(cfg.learned_from()))
+    assert without_gate(learned_part(recorded)) == without_gate(learned)
+    assert learned_part(recorded) != learned
     # ...and a change of a learned field is a difference, of an unlearned one is not.
-    assert learned_part(recorded) != cfg.updated(training={"epochs": 3}).learned_from()
     other_night = cfg.updated(nightly={"as_of": "2026-11-29"}, storage={"keep_runs": 3})
-    assert learned_part(recorded) == json.loads(json.dumps(other_night.learned_from()))
+    assert learned == json.loads(json.dumps(other_night.learned_from()))
+    assert learned != cfg.updated(training={"epochs": 3}).learned_from()
 
 
 def test_learned_from_leaves_out_only_the_fields_that_shape_nothing():

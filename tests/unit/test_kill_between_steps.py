@@ -21,11 +21,12 @@ import threading
 from pathlib import Path
 
 import pytest
+from proposals import proposal
 
 from cli import main
 from imbalance import store
 from imbalance.config import RetrainConfig
-from imbalance.selection.champion import decide, describe_decision
+from imbalance.selection.champion import describe_decision
 from imbalance.store import ArtifactStore, ChampionRecord, HistoryEntry, lock
 from imbalance.store.commit import KILL_AT
 from imbalance.store.staged import STEPS, staged_run
@@ -41,8 +42,10 @@ OLD, HELD, KILLED, NEXT = (
 # The killed process: what the flow's last step does, with a fake model.
 RUN = """
 import sys
+sys.path.insert(0, sys.argv[4])  # tests/unit, for the proposal
+from proposals import proposal
 from imbalance import store
-from imbalance.selection.champion import decide, describe_decision
+from imbalance.selection.champion import describe_decision
 from imbalance.config import RetrainConfig
 from imbalance.store.staged import staged_run
 
@@ -52,9 +55,7 @@ def record(decision, paths):
     store.write_text(paths.report, describe_decision(decision) + "\\n")
 with staged_run(cfg, run_id) as staged:
     store.write_bytes(staged.paths.model("manual"), b"model of " + run_id.encode())
-    held = {"run_id": incumbent, "variant": "manual", "score": 0.3} if incumbent else None
-    metrics = {"variants": {"manual": {"pr_auc": 0.9}}}
-    staged.complete(decide(run_id, metrics, "pr_auc", 0.0, held), record)
+    staged.complete(proposal(run_id, incumbent or None), record)
 """
 
 
@@ -68,9 +69,7 @@ def _run(root: Path, run_id: str, incumbent: str | None, keep: int = 1) -> None:
     cfg = RetrainConfig(artifacts_dir=str(root), keep_runs=keep)
     with staged_run(cfg, run_id) as staged:
         store.write_bytes(staged.paths.model("manual"), b"model of " + run_id.encode())
-        held = {"run_id": incumbent, "variant": "manual", "score": 0.3} if incumbent else None
-        metrics = {"variants": {"manual": {"pr_auc": 0.9}}}
-        staged.complete(decide(run_id, metrics, "pr_auc", 0.0, held), record)
+        staged.complete(proposal(run_id, incumbent), record)
 
 
 def _store(tmp_path: Path) -> Path:
@@ -87,7 +86,10 @@ def _store(tmp_path: Path) -> Path:
 def _kill_after(root: Path, step: str | None) -> int:
     env = {k: v for k, v in os.environ.items() if k != KILL_AT} | ({KILL_AT: step} if step else {})
     done = subprocess.run(
-        [sys.executable, "-c", RUN, str(root), KILLED, HELD], cwd=ROOT, env=env, timeout=60
+        [sys.executable, "-c", RUN, str(root), KILLED, HELD, str(Path(__file__).parent)],
+        cwd=ROOT,
+        env=env,
+        timeout=60,
     )
     return done.returncode
 
@@ -203,6 +205,6 @@ def test_the_champion_changing_while_a_run_hashes_voids_its_promotion(tmp_path, 
     assert artifacts.champion() == other
     manifest = store.read_record(artifacts.complete(KILLED).manifest)
     assert manifest.claims_promotion is None
-    assert "the champion changed while this run trained" in manifest.champion["reason"]
+    assert "the champion changed while this run trained" in manifest.champion.reason
     assert "Not promoted" in artifacts.complete(KILLED).report.read_text()
     assert json.loads(artifacts.history_file.read_text().splitlines()[-1])["run_id"] == OLD

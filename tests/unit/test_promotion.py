@@ -5,21 +5,18 @@ from __future__ import annotations
 import json
 
 import pytest
+from proposals import proposal
 
 from imbalance import store
 from imbalance.config import RetrainConfig
-from imbalance.selection.champion import decide, describe_decision
+from imbalance.selection.champion import describe_decision
 from imbalance.store import ArtifactStore
 from imbalance.store.staged import staged_run
 
-OLD = {"run_id": "20260101T000000Z-old", "variant": "balanced", "metric": "pr_auc", "score": 0.2}
+OLD = "20260101T000000Z-old"
 
 
-def _metrics(score: float) -> dict:
-    return {"variants": {"manual": {"pr_auc": score, "recall": 0.5}}}
-
-
-def _complete(tmp_path, name: str, incumbent: dict | None, score: float = 0.9):
+def _complete(tmp_path, name: str, incumbent: str | None, score: float = 0.9):
     """Run a staged run to completion with a proposal made against `incumbent`."""
     cfg = RetrainConfig(storage={"artifacts_dir": str(tmp_path)})
     written = {}
@@ -29,8 +26,7 @@ def _complete(tmp_path, name: str, incumbent: dict | None, score: float = 0.9):
         store.write_text(paths.report, describe_decision(decision))
 
     with staged_run(cfg, name) as staged:
-        proposal = decide(staged.paths.run_id, _metrics(score), "pr_auc", 0.0, incumbent)
-        final = staged.complete(proposal, record)
+        final = staged.complete(proposal(staged.paths.run_id, incumbent, score=score), record)
     return final, staged.decision
 
 
@@ -44,7 +40,7 @@ def _check_manifest(final) -> dict:
 def test_a_promotion_is_applied_recorded_and_appended_to_the_history(tmp_path):
     final, decision = _complete(tmp_path, "20260102T000000Z-new", None)
     artifacts = ArtifactStore(tmp_path)
-    assert decision["promoted"] is True
+    assert decision.promoted is True
     assert artifacts.champion().run_id == final.run_id
     assert final.report.read_text().startswith("Candidate: manual")
     assert "Promoted: no champion yet" in final.report.read_text()
@@ -58,7 +54,7 @@ def test_a_run_that_lost_the_race_says_not_promoted_everywhere(tmp_path):
     _complete(tmp_path, "20260102T000000Z-first", None)
     final, decision = _complete(tmp_path, "20260102T000001Z-second", None)
     artifacts = ArtifactStore(tmp_path)
-    assert decision["promoted"] is False
+    assert decision.promoted is False
     assert artifacts.champion().run_id == "20260102T000000Z-first"
     assert "Not promoted: the champion changed while this run trained" in final.report.read_text()
     assert _check_manifest(final)["champion"]["promoted"] is False
@@ -71,7 +67,7 @@ def test_a_champion_that_cannot_be_written_leaves_a_run_that_says_so(tmp_path, m
 
     monkeypatch.setattr(ArtifactStore, "set_champion", read_only)
     final, decision = _complete(tmp_path, "20260102T000000Z-new", None)
-    assert decision["promoted"] is False
+    assert decision.promoted is False
     assert "champion.json could not be written" in final.report.read_text()
     manifest = _check_manifest(final)  # rewritten in runs/, digests still right
     assert manifest["champion"]["promoted"] is False
@@ -84,7 +80,7 @@ def test_a_damaged_champion_file_is_never_overwritten_by_a_run(tmp_path, damage)
     artifacts = ArtifactStore(tmp_path)
     store.write_text(artifacts.champion_file, damage)
     final, decision = _complete(tmp_path, "20260102T000000Z-new", None)
-    assert decision["promoted"] is False
+    assert decision.promoted is False
     assert artifacts.champion_file.read_text() == damage
     assert "Not promoted" in final.report.read_text()
 

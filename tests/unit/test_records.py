@@ -11,11 +11,12 @@ import shutil
 from pathlib import Path
 
 import pytest
+from proposals import proposal
 
 from cli import main
 from imbalance import store
 from imbalance.config import RetrainConfig
-from imbalance.selection.champion import decide
+from imbalance.selection.records import Decision
 from imbalance.store import (
     ArtifactStore,
     ChampionRecord,
@@ -51,7 +52,12 @@ def test_an_old_manifest_reads_into_the_record_and_writes_back_the_same_json(old
     assert record.files["models/manual.keras"] == store.file_digest(
         old_store.complete(SECOND).model("manual")
     )
-    assert record.to_json() == {"schema_version": 1, **original}
+    written = record.to_json()
+    # The decision reads into its record and is written back in its own newer form.
+    assert Decision.from_json(written.pop("champion")) == Decision.from_json(
+        original.pop("champion")
+    )
+    assert written == {"schema_version": 1, **original}
 
 
 def test_old_champion_and_history_files_read_and_the_store_verifies(old_store, capsys):
@@ -68,12 +74,10 @@ def test_old_champion_and_history_files_read_and_the_store_verifies(old_store, c
 
 def test_a_new_run_promotes_over_an_old_champion_and_writes_the_new_schema(old_store):
     cfg = RetrainConfig(artifacts_dir=str(old_store.root), keep_runs=0)
-    incumbent = {"run_id": SECOND, "variant": "manual", "score": 0.5}
     with staged_run(cfg, "20260103T000000Z-new") as staged:
         store.write_bytes(staged.paths.model("manual"), b"a new model")
-        metrics = {"variants": {"manual": {"pr_auc": 0.9}}}
-        proposal = decide(staged.paths.run_id, metrics, "pr_auc", 0.0, incumbent)
-        staged.complete(proposal, lambda d, paths: store.write_text(paths.report, "report"))
+        made = proposal(staged.paths.run_id, SECOND, incumbent_score=0.5)
+        staged.complete(made, lambda d, paths: store.write_text(paths.report, "report"))
     champion = old_store.champion()
     assert champion.run_id == "20260103T000000Z-new"
     assert champion.schema_version == SCHEMA_VERSION
@@ -98,7 +102,7 @@ def test_new_records_round_trip_through_their_json():
         "completed",
         config={"epochs": 2},
         facts=facts,
-        champion={"promoted": False},
+        champion=proposal("20260101T000000Z-a", "20260101T000000Z-b").with_verdict(False, "x"),
         files={"r.md": {"sha256": "0", "bytes": 1}},
     )
     assert RunRecord.from_json(json.loads(json.dumps(record.to_json())), "m") == record

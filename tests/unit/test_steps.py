@@ -112,35 +112,23 @@ def test_a_validation_part_without_a_minority_row_is_refused_in_one_line():
     assert len(held) == 200 and train["label"].iloc[held].sum() == 4  # stratified
 
 
-def test_the_gate_is_a_stratified_share_of_the_validation_rows():
-    from imbalance.data import gate_rows, validation_rows
+def test_a_row_is_in_the_gate_or_not_whatever_else_is_in_the_data():
+    from imbalance.data import in_gate, row_keys
 
-    train = pd.DataFrame(
-        {
-            "x1": np.zeros(2_000),
-            "x2": np.zeros(2_000),
-            "label": np.r_[np.ones(100, int), np.zeros(1_900, int)],
-        }
-    )
-    held = validation_rows(train, RetrainConfig(), GENERATOR_SPEC)
-    gate = gate_rows(train, held, RetrainConfig(), GENERATOR_SPEC)
-    assert set(gate) <= set(held) and len(gate) == 200  # half of the 400
-    assert train["label"].iloc[gate].sum() == 10  # half of the 20 positives
-    assert list(gate) == sorted(gate)
-    again = gate_rows(train, held, RetrainConfig(holdout={"gate_share": 0.25}), GENERATOR_SPEC)
-    assert len(again) == 100
-    # One positive validation row cannot be shared: no gate (the gate then refuses).
-    one = train.iloc[np.r_[0, 100:1_100]].reset_index(drop=True)
-    assert len(gate_rows(one, np.arange(0, 1_001, 5), RetrainConfig(), GENERATOR_SPEC)) == 0
-
-
-def test_a_gate_that_would_take_every_positive_is_not_kept():
-    from imbalance.data import gate_rows
-
-    labels = np.r_[np.ones(3, int), np.zeros(97, int)]
-    train = pd.DataFrame({"x1": np.zeros(100), "x2": np.zeros(100), "label": labels})
-    held = np.arange(100)
-    # 90% of 3 positives: the choosing rows would have none; choose on all instead.
-    assert (
-        len(gate_rows(train, held, RetrainConfig(holdout={"gate_share": 0.9}), GENERATOR_SPEC)) == 0
-    )
+    rng = np.random.default_rng(0)
+    grown = pd.DataFrame({"x1": rng.normal(size=20_000), "x2": rng.normal(size=20_000), "label": 0})
+    columns = ["x1", "x2", "label"]
+    gate = in_gate(row_keys(grown, columns), 0.2)
+    assert abs(gate.mean() - 0.2) < 0.01
+    # A window of the same rows, in another order and with the columns reordered: each
+    # row keeps its place, so a row in one run's gate is in every run's gate.
+    window = grown.iloc[rng.permutation(20_000)[:7_000]][["label", "x2", "x1"]]
+    assert (in_gate(row_keys(window, columns), 0.2) == gate[window.index]).all()
+    # A column read as int one night and float the next keeps its keys.
+    ints = pd.DataFrame({"id": np.arange(1_000)})
+    assert (row_keys(ints, ["id"]) == row_keys(ints.astype("float64"), ["id"])).all()
+    # Text keys too, and a larger share holds every row of a smaller one.
+    text = pd.DataFrame({"id": [f"customer-{i}" for i in range(1_000)]})
+    keys = row_keys(text, ["id"])
+    assert len(set(keys)) == 1_000
+    assert (in_gate(keys, 0.1) <= in_gate(keys, 0.3)).all()
