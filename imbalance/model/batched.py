@@ -353,7 +353,8 @@ def train_batched(
 
     if tracked:
         run = track.epochs_run[:n_members].astype(int)
-        losses[np.arange(epochs)[None, :] >= track.epochs_run[:, None]] = np.nan
+        past = np.arange(epochs)[None, :] >= track.epochs_run[:, None]
+        losses[past] = val_losses[past] = np.nan  # what a stopped member's lane went on to
         return BatchResult(
             members(track.kept),
             members(track.kept_m),
