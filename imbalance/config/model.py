@@ -60,6 +60,22 @@ class TrainingSection(BaseModel):
         description="batched: all models in one compiled loop (fastest); fused: one compiled "
         "loop per model, one after another; fit: Keras model.fit. The same updates in each.",
     )
+    patience: int = Field(
+        0,
+        ge=0,
+        le=1000,
+        title="Early-stopping patience",
+        description="Epochs without a lower class-weighted validation loss (by more than "
+        "min_delta) after which a model stops; it keeps the weights of its best epoch. "
+        "0: no early stopping, every model trains `epochs` epochs (else the most it trains).",
+    )
+    min_delta: float = Field(
+        0.0,
+        ge=0,
+        title="Early-stopping minimum improvement",
+        description="How much lower than the best so far a validation loss must be to count "
+        "as an improvement (with patience > 0).",
+    )
     dask_address: str = Field(
         "",
         title="Dask scheduler",

@@ -31,6 +31,7 @@ import numpy as np
 from imbalance.model import definition
 from imbalance.model.batched import BatchResult, train_batched
 from imbalance.model.loop import Programs
+from imbalance.model.stopping import EarlyStopping, History
 
 if TYPE_CHECKING:
     import keras
@@ -49,7 +50,8 @@ def train_fused(
     on_epochs_done: Callable[[int], None] | None = None,
     programs: Programs | None = None,
     ignore: np.ndarray | None = None,
-) -> list[float]:
+    early_stopping: EarlyStopping | None = None,
+) -> History:
     """Return each epoch's loss as `model.fit` reports it, after training `model` in place.
 
     `model` is the one definition's network (`network.build_model`), compiled with
@@ -64,6 +66,10 @@ def train_fused(
     float32 rounding (XLA fuses differently), not bit for bit. With `shuffle=True`
     each epoch visits the rows in `epoch_order(len(x), seed, epoch)`, so a seed gives
     bit-identical weights in any process.
+
+    With `early_stopping` the model stops on its validation loss, `epochs` at the most,
+    and is left with its best epoch's weights (and its last epoch's Adam state), as
+    `train_with_fit` with the same `early_stopping` (imbalance/model/stopping.py).
     """
     from imbalance.model.network import adam_state, set_adam_state
 
@@ -86,11 +92,17 @@ def train_fused(
         blind=None if ignore is None else [True],
         resume=BatchResult([weights], [momentums], [velocities], np.zeros((1, 0)), iterations),
         programs=programs,
+        early_stopping=early_stopping,
     )
     for variable, trained in zip(variables, result.weights[0], strict=True):
         variable.assign(trained)
-    set_adam_state(model, result.momentums[0], result.velocities[0], result.iterations)
-    return [float(v) for v in result.losses[0]]
+    set_adam_state(model, result.momentums[0], result.velocities[0], result.member_iterations[0])
+    run = result.epochs_run[0]
+    return History(
+        [float(v) for v in result.losses[0][:run]],
+        [float(v) for v in result.val_losses[0][:run]],
+        result.best_epoch[0],
+    )
 
 
 def _check_network(model: keras.Model) -> None:

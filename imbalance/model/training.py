@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from imbalance.config import RetrainConfig
 from imbalance.data.preprocess import Preprocessing
+
+if TYPE_CHECKING:
+    from imbalance.model.stopping import EarlyStopping
 
 
 @dataclass(frozen=True)
@@ -39,7 +43,13 @@ class Member:
 
 @dataclass(frozen=True)
 class TrainedMember:
-    """A trained model as arrays, in `model.get_weights()` order, and how training went."""
+    """A trained model as arrays, in `model.get_weights()` order, and how training went.
+
+    `losses` has one loss per epoch trained (`epochs_run` of them); the weights are
+    those of epoch `best_epoch` (1-based: the last one but with early stopping, which
+    keeps the epoch of the lowest validation loss, `val_losses`); Adam's state and
+    `iterations` are the last epoch's. Left out, the counts are all `losses`' epochs.
+    """
 
     name: str
     class_weight: dict[int, float] | None
@@ -51,6 +61,15 @@ class TrainedMember:
     train_seconds: float  # the models' training together, compiling included
     us_per_step: float | None  # per step of one model, after the first compiled call
     member: Member | None = None  # what was asked for: its seed, blind or not, configuration
+    epochs_run: int | None = None
+    best_epoch: int | None = None
+    val_losses: list[float] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if self.epochs_run is None:
+            object.__setattr__(self, "epochs_run", len(self.losses))
+        if self.best_epoch is None:
+            object.__setattr__(self, "best_epoch", self.epochs_run)
 
 
 @dataclass(frozen=True)
@@ -80,6 +99,9 @@ def train_members(
     members: Sequence[Member],
     on_epochs_done: Callable[[int], None] | None = None,
     ignore: np.ndarray | None = None,
+    *,
+    validation: tuple[np.ndarray, np.ndarray] | None = None,
+    epochs: Sequence[int] | None = None,
 ) -> list[TrainedMember]:
     """Return `members` trained on (x, y) with `cfg.training.trainer`; `on_epochs_done(e)` per call.
 
@@ -90,17 +112,34 @@ def train_members(
     else trains beside it (to float32 rounding: see imbalance/model/batched.py).
     `on_epochs_done` gets the epochs done summed over members. Blind members weigh
     the rows where `ignore` is true 0, in every trainer alike.
+
+    `epochs`: how many epochs each member trains (default: `cfg.training.epochs`
+    each), e.g. a final model the epochs early stopping gave its blind twin.
+    `validation`: rows (x, y) for early stopping with `cfg.training.patience` and
+    `min_delta` (imbalance/model/stopping.py: each member's validation loss weighted
+    by its class weights; its best epoch's weights kept; its `epochs` the most it
+    trains). With patience 0 the rows are not used: training is as without them.
     """
     if not members:
         return []
     if ignore is None or not any(m.blind for m in members):
         ignore = None
+    limits = [cfg.training.epochs] * len(members) if epochs is None else [int(e) for e in epochs]
+    if len(limits) != len(members) or min(limits) < 1:
+        raise ValueError(f"one epoch count >= 1 per member, got {limits} for {len(members)}")
+    stopping = None
+    if validation is not None and cfg.training.patience > 0:
+        from imbalance.model.stopping import EarlyStopping
+
+        stopping = EarlyStopping(*validation, cfg.training.patience, cfg.training.min_delta)
     if cfg.training.trainer == "batched":
-        return _train_batched(cfg, x, y, members, on_epochs_done, ignore)
-    return _train_one_by_one(cfg, x, y, members, on_epochs_done, ignore)
+        return _train_batched(cfg, x, y, members, on_epochs_done, ignore, limits, stopping)
+    return _train_one_by_one(cfg, x, y, members, on_epochs_done, ignore, limits, stopping)
 
 
-def _train_batched(cfg, x, y, members, on_epochs_done, ignore) -> list[TrainedMember]:
+def _train_batched(
+    cfg, x, y, members, on_epochs_done, ignore, limits: list[int], stopping: EarlyStopping | None
+) -> list[TrainedMember]:
     from imbalance.model.batched import train_batched
 
     marks: list[tuple[float, int]] = []
@@ -118,13 +157,14 @@ def _train_batched(cfg, x, y, members, on_epochs_done, ignore) -> list[TrainedMe
         x,
         y,
         [m.class_weight for m in members],
-        epochs=cfg.training.epochs,
+        epochs=limits[0] if len(set(limits)) == 1 else limits,
         batch_size=cfg.training.batch_size,
         learning_rate=cfg.network.learning_rate,
         seed=cfg.training.seed,
         on_epochs_done=progress,
         ignore=ignore,
         blind=[m.blind for m in members],
+        early_stopping=stopping,
     )
     seconds = round(time.perf_counter() - started, 3)
     per_step = steady_us_per_step(marks, _steps_per_epoch(len(x), cfg.training.batch_size))
@@ -136,17 +176,22 @@ def _train_batched(cfg, x, y, members, on_epochs_done, ignore) -> list[TrainedMe
             result.weights[k],
             result.momentums[k],
             result.velocities[k],
-            result.iterations,
-            [float(v) for v in result.losses[k]],
+            result.member_iterations[k],
+            [float(v) for v in result.losses[k][: result.epochs_run[k]]],
             seconds,
             per_model,
             m,
+            result.epochs_run[k],
+            result.best_epoch[k],
+            [float(v) for v in result.val_losses[k][: result.epochs_run[k]]],
         )
         for k, m in enumerate(members)
     ]
 
 
-def _train_one_by_one(cfg, x, y, members, on_epochs_done, ignore) -> list[TrainedMember]:
+def _train_one_by_one(
+    cfg, x, y, members, on_epochs_done, ignore, limits: list[int], stopping: EarlyStopping | None
+) -> list[TrainedMember]:
     from imbalance.model.fused import train_fused
     from imbalance.model.loop import Programs
     from imbalance.model.network import adam_state, build_model, train_with_fit
@@ -156,7 +201,7 @@ def _train_one_by_one(cfg, x, y, members, on_epochs_done, ignore) -> list[Traine
     for k, member in enumerate(members):
         marks: list[tuple[float, int]] = []
 
-        def progress(done: int, before: int = k * cfg.training.epochs, marks: list = marks) -> None:
+        def progress(done: int, before: int = sum(limits[:k]), marks: list = marks) -> None:
             marks.append((time.perf_counter(), done))
             if on_epochs_done:
                 on_epochs_done(before + done)
@@ -167,17 +212,18 @@ def _train_one_by_one(cfg, x, y, members, on_epochs_done, ignore) -> list[Traine
         )
         options = {"programs": programs} if cfg.training.trainer == "fused" else {}
         trainer = train_fused if cfg.training.trainer == "fused" else train_with_fit
-        losses = trainer(
+        history = trainer(
             model,
             x,
             y,
-            epochs=cfg.training.epochs,
+            epochs=limits[k],
             batch_size=cfg.training.batch_size,
             class_weight=member.class_weight,
             shuffle=True,
             seed=cfg.training.seed,
             on_epochs_done=progress,
             ignore=ignore if member.blind else None,
+            early_stopping=stopping,
             **options,
         )
         momentums, velocities, iterations = adam_state(model)
@@ -189,10 +235,13 @@ def _train_one_by_one(cfg, x, y, members, on_epochs_done, ignore) -> list[Traine
                 momentums,
                 velocities,
                 iterations,
-                losses,
+                history.losses,
                 round(time.perf_counter() - started, 3),
                 steady_us_per_step(marks, _steps_per_epoch(len(x), cfg.training.batch_size)),
                 member,
+                history.epochs_run,
+                history.best_epoch,
+                history.val_losses,
             )
         )
     return trained

@@ -75,7 +75,7 @@ def test_each_member_matches_train_fused(data, initial, batched_128, batch_size)
             class_weight=CLASS_WEIGHTS[k],
             seed=SEED,
             programs=programs,
-        )
+        ).losses
         assert max_abs_diff(result.weights[k], model.get_weights()) < 1e-5, k
         np.testing.assert_allclose(result.losses[k], losses, rtol=1e-5)
         momentums, velocities, iterations = adam_state(model)
@@ -98,7 +98,7 @@ def test_each_member_matches_model_fit(data, initial):
         model = build_model(2, LEARNING_RATE, seed=INIT_SEEDS[k])
         losses = train_with_fit(
             model, x, y, epochs=EPOCHS, batch_size=128, class_weight=CLASS_WEIGHTS[k], shuffle=False
-        )
+        ).losses
         assert max_abs_diff(result.weights[k], model.get_weights()) < 1e-5, k
         np.testing.assert_allclose(result.losses[k], losses, rtol=1e-5)
         momentums, velocities, iterations = adam_state(model)
@@ -162,7 +162,7 @@ def test_wide_layers_go_through_einsum_and_still_match_train_fused(data):
             class_weight=weights[k],
             seed=SEED,
             programs=programs,
-        )
+        ).losses
         assert max_abs_diff(result.weights[k], model.get_weights()) < 1e-5, k
         np.testing.assert_allclose(result.losses[k], losses, rtol=1e-5)
 

@@ -50,7 +50,7 @@ def test_unshuffled_fused_training_matches_model_fit(data, batch_size, class_wei
     by_fit, by_fused = fresh_model(), fresh_model()
     fit_losses = train_with_fit(
         by_fit, x, y, epochs=EPOCHS, batch_size=batch_size, class_weight=class_weight, shuffle=False
-    )
+    ).losses
     fused_losses = train_fused(
         by_fused,
         x,
@@ -59,7 +59,7 @@ def test_unshuffled_fused_training_matches_model_fit(data, batch_size, class_wei
         batch_size=batch_size,
         class_weight=class_weight,
         shuffle=False,
-    )
+    ).losses
 
     assert max_abs_weight_diff(by_fit, by_fused) < 1e-5
     np.testing.assert_allclose(fused_losses, fit_losses, rtol=1e-5)
