@@ -6,7 +6,13 @@ import argparse
 
 from cli.errors import UserError
 from cli.inspect import add_artifacts_dir, table
-from imbalance.store import ArtifactStore, ChampionRecord, HistoryEntry, StateFileError
+from imbalance.store import (
+    ArtifactStore,
+    ChampionRecord,
+    GateScore,
+    HistoryEntry,
+    StateFileError,
+)
 from imbalance.store.pointers import now
 
 
@@ -85,7 +91,37 @@ def handle(args: argparse.Namespace) -> int:
     if entries:
         print("\nhistory (oldest first):")
         print(history_table(entries, current))
+    try:
+        scores = artifacts.champion_scores()
+    except StateFileError as exc:
+        raise UserError(str(exc)) from None
+    if scores:
+        print("\ntrack record: the champion and the candidate on each night's gate rows:")
+        print(scores_table(scores[-TRACK_SHOWN:]))
+        if len(scores) > TRACK_SHOWN:
+            print(f"(the last {TRACK_SHOWN} of {len(scores)} nights: {artifacts.scores_file})")
     return 0
+
+
+TRACK_SHOWN = 14  # nights of the track record shown; the file has them all
+
+
+def scores_table(scores: list[GateScore]) -> str:
+    """Return the track record as a table, oldest first."""
+    rows = [
+        [
+            (s.as_of or s.when or "-").replace("T", " ").removesuffix("+00:00"),
+            s.run_id,
+            s.champion,
+            f"{s.metric} {_score(s.champion_score)}",
+            _score(s.candidate_score),
+            f"{s.gate_positives if s.gate_positives is not None else '-'}",
+            ("promoted" if s.promoted else "kept") + f" ({s.rule or '-'})",
+        ]
+        for s in scores
+    ]
+    header = ["AS OF", "NIGHT'S RUN", "CHAMPION", "CHAMPION SCORE", "CANDIDATE", "POS", "OUTCOME"]
+    return table(rows, header)
 
 
 def rollback(artifacts: ArtifactStore, number: int) -> int:

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
     from imbalance.selection.records import Selection, SweepPoint
+    from imbalance.store.records import GateScore
 
 SIZE = (6.0, 4.5)
 DPI = 100
@@ -130,6 +131,37 @@ def sweep_figure(sweep: Sequence[SweepPoint], tuned_weight: float | None) -> Fig
         ylabel="on validation (mean ± sd over seeds)",
         title="Class-weight sweep",
     )
+    ax.legend()
+    return figure
+
+
+def track_figure(entries: Sequence[GateScore]) -> Figure:
+    """Return the champion's score on each night's gate rows, the candidate's beside it.
+
+    One point per night (run), oldest left; a filled marker where the candidate was
+    promoted. A champion whose line falls while candidates stay level is decaying.
+    """
+    from matplotlib.ticker import MaxNLocator
+
+    figure = _figure()
+    ax = figure.add_subplot()
+    nights = list(range(1, len(entries) + 1))
+    ax.plot(nights, [e.champion_score for e in entries], marker="o", label="champion")
+    ax.plot(
+        nights,
+        [np.nan if e.candidate_score is None else e.candidate_score for e in entries],
+        marker="s",
+        linestyle="--",
+        label="candidate",
+    )
+    promoted = [(n, e.candidate_score) for n, e in zip(nights, entries, strict=True) if e.promoted]
+    if promoted:
+        ax.scatter(*zip(*promoted, strict=True), s=90, facecolors="none", edgecolors="green",
+                   label="promoted", zorder=3)  # fmt: skip
+    metric = entries[-1].metric if entries else ""
+    ax.set(xlabel="night (run), oldest first", ylabel=f"{metric} on the gate rows",
+           title="The champion on each night's gate rows")  # fmt: skip
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.legend()
     return figure
 

@@ -37,6 +37,7 @@ from imbalance.store.files import (
 from imbalance.store.layout import MANIFEST, RunPaths
 from imbalance.store.records import (
     ChampionRecord,
+    GateScore,
     HistoryEntry,
     RunFacts,
     RunRecord,
@@ -50,6 +51,7 @@ __all__ = [
     "MODEL_METADATA",
     "ArtifactStore",
     "ChampionRecord",
+    "GateScore",
     "HistoryEntry",
     "RunFacts",
     "RunNotFoundError",

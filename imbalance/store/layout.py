@@ -8,6 +8,7 @@ artifacts/
   latest.json               names the newest complete run (rebuilt from runs/ if lost)
   champion.json             names the promoted model
   champion-history.jsonl    every change of champion, appended, never rewritten
+  champion-scores.jsonl     the champion and the candidate on each night's gate rows
   commit.json               a promotion under way (write-ahead; see imbalance.store.commit)
   .lock                     the store's lock, held while the pointers above change
 """
@@ -144,6 +145,11 @@ class StoreLayout:
     @property
     def history_file(self) -> Path:
         return self.root / "champion-history.jsonl"
+
+    @property
+    def scores_file(self) -> Path:
+        """The champion's track record: one line per run that scored it on its gate rows."""
+        return self.root / "champion-scores.jsonl"
 
     @property
     def journal_file(self) -> Path:

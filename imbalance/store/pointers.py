@@ -15,7 +15,7 @@ from pathlib import Path
 from imbalance.messages import first_line
 from imbalance.store.files import read_json, write_json
 from imbalance.store.layout import StoreLayout, is_run_id
-from imbalance.store.records import ChampionRecord, HistoryEntry, StateFileError
+from imbalance.store.records import ChampionRecord, GateScore, HistoryEntry, StateFileError
 
 
 def raw(path: Path) -> bytes | None:
@@ -51,9 +51,39 @@ def write_champion(layout: StoreLayout, record: ChampionRecord) -> None:
 
 def append_history(layout: StoreLayout, entry: HistoryEntry) -> None:
     """Append one line to the champion history and flush it to disk."""
+    _append_line(layout, layout.history_file, entry.to_json())
+
+
+def append_score(layout: StoreLayout, entry: GateScore) -> None:
+    """Append one night's line to the champion's track record and flush it to disk."""
+    _append_line(layout, layout.scores_file, entry.to_json())
+
+
+def read_scores(layout: StoreLayout) -> list[GateScore]:
+    """Return the champion's track record, oldest first; a torn or damaged line is skipped.
+
+    A record of what was measured, not a pointer anything relies on: a line a kill cut
+    short is left out rather than failing the commands that show it.
+    """
+    try:
+        lines = layout.scores_file.read_text().splitlines()
+    except FileNotFoundError:
+        return []
+    except OSError as exc:
+        raise StateFileError(f"{layout.scores_file} is unreadable: {first_line(exc)}") from None
+    entries = []
+    for number, line in enumerate(lines, 1):
+        try:
+            entries.append(GateScore.from_json(json.loads(line), f"line {number}"))
+        except (ValueError, StateFileError):
+            continue
+    return entries
+
+
+def _append_line(layout: StoreLayout, path: Path, data: dict) -> None:
     layout.root.mkdir(parents=True, exist_ok=True)
-    with open(layout.history_file, "a") as fh:
-        fh.write(json.dumps(entry.to_json(), default=str) + "\n")
+    with open(path, "a") as fh:
+        fh.write(json.dumps(data, default=str) + "\n")
         fh.flush()
         os.fsync(fh.fileno())
 

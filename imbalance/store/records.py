@@ -239,3 +239,63 @@ def _version(data: Any, where: Path | str) -> int:
             f"1 to {SCHEMA_VERSION} (written by a newer one?)"
         )
     return version
+
+
+@dataclass(frozen=True)
+class GateScore:
+    """One line of champion-scores.jsonl: the champion and a candidate on one night's gate.
+
+    The champion's stored final model scored again on that night's gate rows (never a
+    stored metric reused), beside the candidate's: the champion's track record, so a
+    decaying champion shows before the gate replaces it.
+    """
+
+    run_id: str  # the night's run
+    champion: str  # RUN/VARIANT of the champion it was compared with
+    metric: str
+    champion_score: float
+    candidate: str | None = None  # RUN/VARIANT
+    candidate_score: float | None = None
+    as_of: str | None = None
+    when: str | None = None
+    gate_rows: int | None = None
+    gate_positives: int | None = None
+    rule: str | None = None
+    promoted: bool = False
+    schema_version: int = SCHEMA_VERSION
+
+    @classmethod
+    def of(cls, decision: Decision, as_of: str | None, when: str) -> GateScore | None:
+        """Return the line a settled decision adds (None: no champion was scored)."""
+        champion, candidate = decision.champion, decision.candidate
+        if champion is None or champion.run_id is None or champion.score is None:
+            return None
+        return cls(
+            run_id=candidate.run_id if candidate else "?",
+            champion=champion.text(),
+            metric=decision.metric,
+            champion_score=champion.score,
+            candidate=f"{candidate.run_id}/{candidate.variant}" if candidate else None,
+            candidate_score=candidate.gate_score if candidate else None,
+            as_of=as_of,
+            when=when,
+            gate_rows=decision.gate_rows,
+            gate_positives=decision.gate_positives,
+            rule=decision.rule,
+            promoted=decision.promoted,
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    @classmethod
+    def from_json(cls, data: Any, where: str) -> GateScore:
+        if (
+            not isinstance(data, dict)
+            or not all(isinstance(data.get(n), str) for n in ("run_id", "champion", "metric"))
+            or not isinstance(data.get("champion_score"), int | float)
+        ):
+            raise StateFileError(f"{where} is damaged: it needs run_id, champion and a score")
+        version = _version(data, where)
+        known = {f.name for f in fields(cls)} - {"schema_version"}
+        return cls(**{k: v for k, v in data.items() if k in known}, schema_version=version)

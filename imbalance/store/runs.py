@@ -17,6 +17,7 @@ from imbalance.store.layout import MANIFEST, RunPaths, StoreLayout
 from imbalance.store.lock import holds, is_marked, running_mark, store_lock
 from imbalance.store.records import (
     ChampionRecord,
+    GateScore,
     HistoryEntry,
     RunRecord,
     StateFileError,
@@ -123,6 +124,13 @@ class ArtifactStore(StoreLayout):
 
     def append_history(self, entry: HistoryEntry) -> None:
         pointers.append_history(self, entry)
+
+    def append_score(self, entry: GateScore) -> None:
+        pointers.append_score(self, entry)
+
+    def champion_scores(self) -> list[GateScore]:
+        """Return the champion's track record on each night's gate rows, oldest first."""
+        return pointers.read_scores(self)
 
     def champion_history(self) -> list[HistoryEntry]:
         """Return the champion history, oldest first (an unreadable line raises StateFileError)."""

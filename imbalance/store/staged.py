@@ -29,6 +29,7 @@ from imbalance.store.pointers import now, parse_champion
 from imbalance.store.provenance import git_commit, package_versions, run_id_for, utc_now
 from imbalance.store.records import (
     ChampionRecord,
+    GateScore,
     HistoryEntry,
     RunFacts,
     RunRecord,
@@ -59,6 +60,7 @@ class StagedRun:
     keep_runs: int = 0  # retention applied once the run is complete (0: keep all)
     staging_days: float | None = None
     retention: str | None = None  # what retention did, one line
+    tracked: str | None = None  # why the track record could not be appended to, if so
 
     def learn(self, **facts: Any) -> None:
         """Record facts of the run for its manifest (named fields of RunFacts)."""
@@ -116,8 +118,23 @@ class StagedRun:
             if final is not None:
                 break
         self.final = final
+        self._track(decision)
         self._retain()
         return final
+
+    def _track(self, decision: Decision | None) -> None:
+        """Append the night's gate scores to the champion's track record; never fail the run.
+
+        After the run is complete, outside the lock: a line lost to a kill here leaves
+        the run's manifest, which has the same scores, the one record of them.
+        """
+        entry = None if decision is None else GateScore.of(decision, self.facts.as_of, now())
+        if entry is None:
+            return
+        try:
+            self.artifacts.append_score(entry)
+        except OSError as exc:
+            self.tracked = f"the champion's track record was not appended to: {exc}"
 
     def _write(self, decision: Decision | None, record: RecordDecision | None) -> None:
         self.decision = decision

@@ -118,6 +118,14 @@ def test_metrics_and_report_cover_every_variant(two_runs):
     # Seeds move the models for choosing: the report's spread is not zero.
     selection = store.read_json(run.selection)
     assert any(c["pr_auc"][1] > 0 for c in selection["configurations"].values())
+    assert "track" not in report  # the first run: no champion to score yet
+    # The second run scored the first's champion on its gate rows: the track record
+    # gained that night, and the report draws it.
+    second = two_runs[2]
+    assert "![track](plots/track.png)" in second.report.read_text()
+    assert "plots/track.png" in store.read_json(second.manifest)["files"]
+    night = store.ArtifactStore(second.root.parents[1]).champion_scores()[0]
+    assert night.run_id == second.run_id and night.champion_score is not None
 
 
 def test_each_saved_model_reloads_and_reproduces_its_predictions(two_runs):

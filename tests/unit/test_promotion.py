@@ -134,3 +134,27 @@ def _fail_after_first(fail):
         return original(self, run, manifest)
 
     return write_manifest
+
+
+def test_each_night_that_scores_the_champion_adds_to_its_track_record(tmp_path, capsys):
+    from cli import main
+
+    artifacts = ArtifactStore(tmp_path)
+    _complete(tmp_path, "20260102T000000Z-first", None)  # no champion to score: no line
+    assert artifacts.champion_scores() == []
+    for night, score in (("20260103T000000Z-second", 0.9), ("20260104T000000Z-third", 0.2)):
+        champion = artifacts.champion().run_id
+        _complete(tmp_path, night, champion, score=score)
+    second, third = artifacts.champion_scores()
+    assert (second.run_id, second.champion, second.champion_score) == (
+        "20260103T000000Z-second", "20260102T000000Z-first/manual", 0.3,
+    )  # fmt: skip
+    assert second.promoted and second.candidate_score == 0.9 and second.rule == "superior"
+    assert third.champion == "20260103T000000Z-second/manual" and not third.promoted
+    # A line torn by a kill is left out; the others still read.
+    with open(artifacts.scores_file, "a") as fh:
+        fh.write('{"run_id": "20260105T0')
+    assert [s.run_id for s in artifacts.champion_scores()] == [second.run_id, third.run_id]
+    assert main(["champion", "--artifacts-dir", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "track record" in out and "promoted (superior)" in out and "kept (kept)" in out
