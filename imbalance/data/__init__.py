@@ -3,6 +3,7 @@
 - `spec`: DataSpec (label, positive value, features) and DataError, the one-line refusal.
 - `generator`: the tutorial's generated data, the default source.
 - `sources`: the user's files: a file, a folder, a glob or an fsspec URL (s3://...).
+- `filesystem`: finding a source's files (fsspec, listing, bytes) and the errors a user causes.
 - `checks`: the table checked and turned into a DataSpec, before anything trains.
 - `split`: the gate's rows by a stable hash, train/test, and the validation rows.
 - `preprocess`: the standardisation and one-hot statistics of the training part.

@@ -18,13 +18,13 @@ shape): measured on 3,000 rows, 72 steps, a member is bit-identical alone, among
 ~1e-8 (an ulp or two) (tests/model/test_batched.py). The fused trainer is this
 one with a single member.
 
-Early stopping and per-member epoch counts (imbalance/model/stopping.py) take a
-second compiled loop, the same epochs with each member's validation loss after each
-(one forward pass over the validation rows for all members) and its best weights,
-Adam state and counts kept and frozen at its stop; its lane computes on, discarded,
-so a member still comes out the same whatever else trains beside it (bit for bit,
-tested). Measured on the loaded 2-core box, K = 30, 80,000 rows: ~0.065 s an epoch,
-plus ~0.02 s for 16,000 validation rows, ~0 for 1,600 or for epoch counts alone.
+Early stopping and per-member epoch counts (imbalance/model/stopping.py) take a second
+compiled loop, the same epochs with each member's validation loss after each (one forward
+pass over the validation rows for all members) and its best weights, Adam state and counts
+kept and frozen at its stop (between calls, in imbalance/model/tracking.py); its lane
+computes on, discarded, so a member still comes out the same whatever else trains beside
+it (bit for bit, tested). Measured on the loaded 2-core box, K = 30, 80,000 rows: ~0.065 s
+an epoch, plus ~0.02 s for 16,000 validation rows, ~0 for 1,600 or for epoch counts alone.
 
 Inside the compiled loop (imbalance/model/loop.py) the members are the last axis
 of every tensor: a kernel is (in, out, K), a layer's values (units, batch, K), and
@@ -55,14 +55,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from imbalance.model import definition
-from imbalance.model.loop import Programs
+from imbalance.model.loop import Programs, flat, members_last, unflat
 from imbalance.model.rows import class_weights_per_row, epoch_order
 from imbalance.model.stopping import EarlyStopping
 from imbalance.model.tf import load_keras
+from imbalance.model.tracking import Track
 
 if TYPE_CHECKING:
     import keras
-    import tensorflow as tf
 
 # Bound on the member-dependent memory of one compiled call (see the module docstring).
 MEMBER_BUDGET_BYTES = 256 * 2**20
@@ -234,6 +234,7 @@ def train_batched(
     labels = np.asarray(y)
     labels = labels[..., 0] if labels.ndim == 2 else labels
     present, label_index = np.unique(np.round(labels).astype(np.int64), return_inverse=True)
+    val_labels = val_index = None
     if early_stopping is not None:
         # The validation rows' labels join the table's: their weights are a gather too.
         val_labels = _labels(early_stopping.y, len(early_stopping.x))
@@ -262,9 +263,9 @@ def train_batched(
     # last (see _compile).
     padded = n_calls * per_call
     pick = np.minimum(np.arange(padded), n_members - 1)
-    params = np.stack([_flat(initial[k]) for k in pick])
-    moments = np.stack([_flat(resume.momentums[k]) for k in pick])
-    velocities = np.stack([_flat(resume.velocities[k]) for k in pick])
+    params = np.stack([flat(initial[k]) for k in pick])
+    moments = np.stack([flat(resume.momentums[k]) for k in pick])
+    velocities = np.stack([flat(resume.velocities[k]) for k in pick])
     table = table[pick]
     losses = np.zeros((padded, epochs), np.float32)
 
@@ -276,22 +277,8 @@ def train_batched(
     index_all = tf.convert_to_tensor(label_index.astype(np.int32))
     steps_per_epoch = -(-n_rows // batch_size)
     if tracked:
-        limits = limits[pick].astype(np.int32)
-        track = _Track.start(params, moments, velocities, limits)
-        val_losses = np.full((padded, epochs), np.nan, np.float32)
-        val = rule = None
-        if early_stopping is not None:
-            val = tuple(
-                tf.convert_to_tensor(a)
-                for a in (
-                    np.asarray(early_stopping.x, np.float32),
-                    val_labels.astype(np.float32),
-                    val_index.astype(np.int32),
-                )
-            )
-        rule = (
-            tf.constant(early_stopping.patience if early_stopping else 0, tf.int32),
-            tf.constant(early_stopping.min_delta if early_stopping else 0.0, tf.float32),
+        track = Track.start(
+            params, moments, velocities, limits[pick], epochs, early_stopping, val_labels, val_index
         )
 
     def orders_from(first: int) -> np.ndarray | None:
@@ -324,7 +311,7 @@ def train_batched(
                 loop.load(params[part], moments[part], velocities[part], iterations, learning_rate)
                 if not tracked:
                     block_losses = loop.run(
-                        _members_last(table[part]),
+                        members_last(table[part]),
                         x_all,
                         y_all,
                         index_all,
@@ -332,21 +319,8 @@ def train_batched(
                         tf.constant(n_epochs, tf.int32),
                     )
                 else:
-                    block_losses, block_val, kept = loop.run_tracked(
-                        _members_last(table[part]),
-                        x_all,
-                        y_all,
-                        index_all,
-                        orders,
-                        tf.constant(n_epochs, tf.int32),
-                        tf.constant(first, tf.int32),
-                        tf.convert_to_tensor(limits[part]),
-                        rule,
-                        val,
-                        track.members_last(part),
-                    )
-                    track.update(part, kept)
-                    val_losses[part, first : first + n_epochs] = block_val.numpy()[:, :n_epochs]
+                    data = (members_last(table[part]), x_all, y_all, index_all, orders)
+                    block_losses = track.run(loop, part, data, first, n_epochs)
                 params[part], moments[part], velocities[part] = loop.state()
                 losses[part, first : first + n_epochs] = block_losses.numpy()[:, :n_epochs]
             if tracked and not track.active.any():
@@ -356,13 +330,12 @@ def train_batched(
     if tracked and on_epochs_done and first + n_epochs < epochs:
         on_epochs_done(epochs)  # done, early
 
-    def members(flat: np.ndarray) -> list[list[np.ndarray]]:
-        return [_unflat(flat[k], shapes) for k in range(n_members)]
+    def members(rows: np.ndarray) -> list[list[np.ndarray]]:
+        return [unflat(rows[k], shapes) for k in range(n_members)]
 
     if tracked:
         run = track.epochs_run[:n_members].astype(int)
-        past = np.arange(epochs)[None, :] >= track.epochs_run[:, None]
-        losses[past] = val_losses[past] = np.nan  # what a stopped member's lane went on to
+        track.blank_past(losses)  # what a stopped member's lane went on to
         return BatchResult(
             members(track.kept),
             members(track.kept_m),
@@ -371,7 +344,7 @@ def train_batched(
             resume.iterations + epochs * steps_per_epoch,
             [int(e) for e in run],
             [int(e) for e in track.best_epoch[:n_members]],
-            val_losses[:n_members].copy() if early_stopping is not None else None,
+            track.val_losses[:n_members].copy() if early_stopping is not None else None,
             [resume.iterations + int(e) * steps_per_epoch for e in run],
         )
     return BatchResult(
@@ -401,74 +374,6 @@ def member_model(
         momentums, velocities = result.momentums[member], result.velocities[member]
         set_adam_state(model, momentums, velocities, result.member_iterations[member])
     return model
-
-
-@dataclass
-class _Track:
-    """The tracked loop's state per member, as (members, ...) rows: see loop._tracked."""
-
-    kept: np.ndarray  # the weights kept (its best epoch's), (members, n_params)
-    kept_m: np.ndarray  # Adam's m and v as of its last epoch
-    kept_v: np.ndarray
-    best: np.ndarray  # its best validation loss (float32)
-    wait: np.ndarray  # epochs since its best (int32)
-    epochs_run: np.ndarray  # int32
-    best_epoch: np.ndarray  # int32, 1-based; 0 before its first epoch
-    active: np.ndarray  # bool: still training
-
-    @classmethod
-    def start(cls, params, moments, velocities, limits) -> _Track:
-        n = len(params)
-        zeros = np.zeros(n, np.int32)
-        return cls(
-            params.copy(),
-            moments.copy(),
-            velocities.copy(),
-            np.full(n, np.inf, np.float32),
-            zeros.copy(),
-            zeros.copy(),
-            zeros.copy(),
-            limits > 0,
-        )
-
-    def members_last(self, part: slice) -> tuple:
-        """Return the state of the members in `part` as the loop's tensors, members last."""
-        import tensorflow as tf
-
-        rows = (self.kept, self.kept_m, self.kept_v)
-        return (
-            *(_members_last(r[part]) for r in rows),
-            *(tf.convert_to_tensor(a[part]) for a in self._counts()),
-        )
-
-    def update(self, part: slice, state: Sequence) -> None:
-        """Take the loop's state of the members in `part` back."""
-        for rows, tensor in zip((self.kept, self.kept_m, self.kept_v), state[:3], strict=True):
-            rows[part] = np.asarray(tensor.numpy()).T
-        for values, tensor in zip(self._counts(), state[3:], strict=True):
-            values[part] = tensor.numpy()
-
-    def _counts(self) -> tuple:
-        return self.best, self.wait, self.epochs_run, self.best_epoch, self.active
-
-
-def _flat(weights: Sequence[np.ndarray]) -> np.ndarray:
-    """Return one member's weights as one float32 row, in `get_weights()` order, C order."""
-    return np.concatenate([np.asarray(w, np.float32).ravel() for w in weights])
-
-
-def _unflat(row: np.ndarray, shapes: Sequence[tuple[int, ...]]) -> list[np.ndarray]:
-    """Return `_flat`'s row as a `get_weights()` list of `shapes` (copies)."""
-    sizes = [int(np.prod(shape)) for shape in shapes]
-    parts = np.split(row, np.cumsum(sizes)[:-1])
-    return [part.reshape(shape).copy() for part, shape in zip(parts, shapes, strict=True)]
-
-
-def _members_last(rows: np.ndarray) -> tf.Tensor:
-    """Return (members, n) rows as the compiled loop's (n, members) tensor."""
-    import tensorflow as tf
-
-    return tf.convert_to_tensor(np.ascontiguousarray(rows.T))
 
 
 def _labels(y: np.ndarray, n_rows: int) -> np.ndarray:

@@ -1,8 +1,10 @@
 """The batched trainer's compiled loop: all members' Adam steps over all epochs, in XLA.
 
 Kept apart from the planning around it (chunks, class-weight tables, row orders,
-progress: imbalance/model/batched.py). The network's arithmetic is
-`imbalance.model.definition`'s; this module only runs it, step after step.
+progress: imbalance/model/batched.py) and from the tracked loop's state between calls
+(imbalance/model/tracking.py). The network's arithmetic is
+`imbalance.model.definition`'s; this module only runs it, step after step, and holds
+the members' layout: a row each outside the loop (`flat`), the last axis inside.
 """
 
 from __future__ import annotations
@@ -57,7 +59,7 @@ class Programs:
 class Loop:
     """A compiled loop around its own state: the members' weights and the network's Adam.
 
-    The weights are one (n_params, K) variable (`_flat`'s rows, members last), and
+    The weights are one (n_params, K) variable (`flat`'s rows, members last), and
     `definition.optimizer()` is built on it: a momentum and a velocity of that shape
     and one iteration count, which all members share (they take the same steps).
     Adam is elementwise, so this is each member's own Adam. A call loads a chunk's
@@ -94,6 +96,25 @@ class Loop:
     def state(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Return the weights, momentums and velocities as (members, n_params) rows."""
         return tuple(np.asarray(v.numpy()).T for v in (self.params, self.m, self.v))
+
+
+def flat(weights: Sequence[np.ndarray]) -> np.ndarray:
+    """Return one member's weights as one float32 row, in `get_weights()` order, C order."""
+    return np.concatenate([np.asarray(w, np.float32).ravel() for w in weights])
+
+
+def unflat(row: np.ndarray, shapes: Sequence[tuple[int, ...]]) -> list[np.ndarray]:
+    """Return `flat`'s row as a `get_weights()` list of `shapes` (copies)."""
+    sizes = [int(np.prod(shape)) for shape in shapes]
+    parts = np.split(row, np.cumsum(sizes)[:-1])
+    return [part.reshape(shape).copy() for part, shape in zip(parts, shapes, strict=True)]
+
+
+def members_last(rows: np.ndarray) -> tf.Tensor:
+    """Return (members, n) rows as the compiled loop's (n, members) tensor."""
+    import tensorflow as tf
+
+    return tf.convert_to_tensor(np.ascontiguousarray(rows.T))
 
 
 def _compile(
@@ -224,7 +245,7 @@ def _tracked(
     leaves is frozen at its stop: the weights kept, Adam's m and v of its last epoch,
     its epoch counts. So it comes out as if it had trained alone, and the loop ends
     once every member has stopped. The kept state `track` goes in and comes out, so a
-    training split into calls goes on where the last call ended.
+    training split into calls goes on where the last call ended (tracking.Track).
     """
     import tensorflow as tf
 

@@ -12,8 +12,9 @@ import pyarrow.csv as pcsv
 import pyarrow.parquet as pq
 import pytest
 
+from imbalance.data.filesystem import mask_uri
 from imbalance.data.partitions import Window
-from imbalance.data.sources import mask_uri, read_source
+from imbalance.data.sources import read_source
 from imbalance.data.spec import DataError
 
 
