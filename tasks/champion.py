@@ -22,8 +22,9 @@ from imbalance.data.spec import DataError, DataSpec, recorded_spec, same_task
 from imbalance.model.scoring import recorded_threshold, score
 from imbalance.selection.bootstrap import paired_bootstrap
 from imbalance.selection.champion import decide, describe_decision
+from imbalance.selection.decision import Candidate, Decision, Incumbent
 from imbalance.selection.metrics import variant_metrics
-from imbalance.selection.records import Candidate, Decision, Incumbent, Selection
+from imbalance.selection.records import Selection
 from imbalance.store import ArtifactStore, ChampionRecord, RunFacts, RunPaths, StateFileError
 from tasks._prefect import run_logger
 

@@ -9,7 +9,8 @@ from imbalance.config import RetrainConfig
 from imbalance.data import SplitCounts
 from imbalance.report.plots import png_bytes, track_figure
 from imbalance.report.render import render_report
-from imbalance.selection.records import Decision, Selection
+from imbalance.selection.decision import Decision
+from imbalance.selection.records import Selection
 from imbalance.store import ArtifactStore, GateScore, RunPaths, StateFileError
 
 

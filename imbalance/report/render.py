@@ -7,7 +7,8 @@ from pathlib import Path
 from imbalance.config import RetrainConfig
 from imbalance.data import SplitCounts
 from imbalance.selection.champion import describe_decision
-from imbalance.selection.records import Decision, Selection
+from imbalance.selection.decision import Decision
+from imbalance.selection.records import Selection
 
 TABLE_COLUMNS = ["precision", "recall", "f1", "roc_auc", "pr_auc", "train_seconds"]
 

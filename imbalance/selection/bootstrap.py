@@ -16,8 +16,8 @@ from sklearn.metrics import (
     roc_auc_score,
 )
 
+from imbalance.selection.decision import Comparison  # a record: reading one needs no numpy
 from imbalance.selection.metrics import METRICS
-from imbalance.selection.records import Comparison  # a record: reading one needs no numpy
 from imbalance.selection.thresholds import THRESHOLD_METRICS, check_labels_scores
 
 # Resample counts `paired_bootstrap` holds at once (int32 entries): 2e6 is 8 MB per copy,

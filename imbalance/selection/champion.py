@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from imbalance.selection.records import Candidate, Comparison, Decision, Incumbent
+from imbalance.selection.decision import Candidate, Comparison, Decision, Incumbent
 
 # An interval's end this close to a bar counts as on it: 0.05 - 1e-17 must not fail 0.05.
 TIE = 1e-9

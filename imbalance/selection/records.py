@@ -1,8 +1,8 @@
-"""The selection stage's records: what a run chose on validation, and the gate's decision.
+"""The selection stage's records: what a run chose on validation (the gate's: `decision`).
 
 `Selection` is made by `imbalance.selection.choices.choose` and written to selection.json;
-`Decision` is what `imbalance.selection.champion.decide` proposes and `settle` makes
-final, written into the manifest under "champion". Each is a frozen dataclass whose
+`imbalance.selection.decision.Decision` is what the gate decided, written into the
+manifest under "champion". Each is a frozen dataclass whose
 JSON is written from it (`to_json`) and read back into it (`from_json`, which names
 the record and the field when one is wrong). Both carry a `schema_version`; JSON written
 before they had one (version 0) has the same fields and still reads, and a version
@@ -13,12 +13,11 @@ a run needs no numpy or scikit-learn.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 VERSION_KEY = "schema_version"
 SELECTION_VERSION = 1
-DECISION_VERSION = 1
 METRICS = ("pr_auc", "roc_auc", "precision", "recall", "f1")  # = selection.metrics.METRICS
 
 
@@ -45,24 +44,17 @@ def required(kind: str, data: Mapping[str, Any], name: str) -> Any:
         raise RecordError(f"{kind}: missing field {name!r}") from None
 
 
-def _float(value: Any) -> float | None:
+def optional_float(value: Any) -> float | None:
     return None if value is None else float(value)
 
 
-def _str(value: Any) -> str | None:
+def optional_str(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
 def class_weight_from_json(value: Any) -> dict[int, float] | None:
     """Return class weights with int keys: JSON turns {0: 1.0} into {"0": 1.0}."""
     return None if value is None else {int(k): float(v) for k, v in value.items()}
-
-
-def _rule_of_version_0(promoted: bool, champion: Any) -> str:
-    """A decision written before rules were named: only "first" or "superior" promoted."""
-    if promoted:
-        return "superior" if champion else "first"
-    return "kept" if champion else "refused"
 
 
 # --- the selection result -------------------------------------------------------------------
@@ -80,7 +72,7 @@ class Spread(NamedTuple):
     @classmethod
     def from_json(cls, value: Any) -> Spread:
         mean, std = value
-        return cls(_float(mean), _float(std))
+        return cls(optional_float(mean), optional_float(std))
 
 
 @dataclass(frozen=True)
@@ -212,209 +204,11 @@ class Selection:
                 for name, c in required(kind, data, "configurations").items()
             },
             sweep=tuple(SweepPoint.from_json(p) for p in required(kind, data, "sweep")),
-            tuned_weight=_float(required(kind, data, "tuned_weight")),
+            tuned_weight=optional_float(required(kind, data, "tuned_weight")),
             variants=tuple(str(v) for v in required(kind, data, "variants")),
             candidate=str(required(kind, data, "candidate")),
             metric=str(required(kind, data, "metric")),
             rows=int(required(kind, data, "rows")),
             positives=int(required(kind, data, "positives")),
             skipped=tuple(str(s) for s in data.get("skipped", ())),
-        )
-
-
-# --- the champion decision ------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Comparison:
-    """Two scorers' metric on the same rows, and their difference's bootstrap interval.
-
-    `candidate`, `incumbent`, `difference` (candidate - incumbent) on all rows; `low`,
-    `high` the percentile interval of the difference at `confidence`.
-    """
-
-    metric: str
-    candidate: float
-    incumbent: float
-    difference: float
-    low: float
-    high: float
-    confidence: float
-    resamples: int
-    positives: int
-    rows: int
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> Comparison:
-        kind = "decision comparison"
-        return cls(
-            metric=str(required(kind, data, "metric")),
-            **{
-                name: float(required(kind, data, name))
-                for name in ("candidate", "incumbent", "difference", "low", "high", "confidence")
-            },
-            **{name: int(required(kind, data, name)) for name in ("resamples", "positives")},
-            rows=int(required(kind, data, "rows")),
-        )
-
-
-@dataclass(frozen=True)
-class Candidate:
-    """The run's chosen variant: its mean validation score, and its score on the gate rows."""
-
-    run_id: str
-    variant: str
-    score: float  # mean validation `metric` over seeds: what it was chosen by
-    gate_score: float | None = None  # its final model's `metric` on the gate rows
-    threshold: float | None = None
-    as_of: str | None = None  # the as-of time of its data
-    trained_rows: str | None = None  # the digest of its training rows' keys
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> Candidate:
-        kind = "decision candidate"
-        return cls(
-            run_id=str(required(kind, data, "run_id")),
-            variant=str(required(kind, data, "variant")),
-            score=float(required(kind, data, "score")),
-            gate_score=_float(data.get("gate_score")),
-            threshold=_float(data.get("threshold")),
-            as_of=_str(data.get("as_of")),
-            trained_rows=_str(data.get("trained_rows")),
-        )
-
-
-@dataclass(frozen=True)
-class Incumbent:
-    """The champion as this run's gate saw it.
-
-    `recorded_metric`, `recorded_score`: what champion.json says of it; `score`: its
-    final model's metric on this run's gate rows at its `threshold`; `as_of`,
-    `trained_rows`: the digest of its training rows' keys; `trained_on_gate`: how many of the
-    gate rows its run trained on (None: unknown). `error`: why it could not be
-    checked or scored (then `run_id` and `variant` are None if champion.json could
-    not be read at all).
-    """
-
-    run_id: str | None = None
-    variant: str | None = None
-    recorded_metric: str | None = None
-    recorded_score: float | None = None
-    score: float | None = None
-    threshold: float | None = None
-    as_of: str | None = None
-    trained_rows: str | None = None
-    trained_on_gate: int | None = None
-    error: str | None = None
-
-    @property
-    def holder(self) -> tuple[str | None, str | None]:
-        return self.run_id, self.variant
-
-    def text(self) -> str:
-        return f"{self.run_id or '?'}/{self.variant or '?'}"
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> Incumbent:
-        trained = data.get("trained_on_gate")
-        return cls(
-            run_id=_str(data.get("run_id")),
-            variant=_str(data.get("variant")),
-            recorded_metric=_str(data.get("recorded_metric")),
-            recorded_score=_float(data.get("recorded_score")),
-            score=_float(data.get("score")),
-            threshold=_float(data.get("threshold")),
-            as_of=_str(data.get("as_of")),
-            trained_rows=_str(data.get("trained_rows")),
-            trained_on_gate=None if trained is None else int(trained),
-            error=_str(data.get("error")),
-        )
-
-
-@dataclass(frozen=True)
-class Decision:
-    """Whether a run's candidate replaces the champion, and why: one sentence in `reason`.
-
-    `rule` names the part of the rule that decided ("first", "superior",
-    "non-inferior", "kept", "refused"); `comparison` is the paired bootstrap of the
-    candidate's final model against the champion's on the gate rows, when one was
-    made; `gate_rows`, `gate_positives` what it rests on.
-    """
-
-    metric: str
-    min_improvement: float
-    margin: float
-    candidate: Candidate | None
-    champion: Incumbent | None
-    promoted: bool
-    reason: str
-    rule: str = "refused"
-    comparison: Comparison | None = None
-    gate_rows: int | None = None
-    gate_positives: int | None = None
-    min_positives: int | None = None
-
-    @property
-    def improvement(self) -> float | None:
-        return None if self.comparison is None else self.comparison.difference
-
-    def with_verdict(self, promoted: bool, reason: str, rule: str | None = None) -> Decision:
-        """Return this decision with another outcome (a proposal settled or overruled)."""
-        return replace(self, promoted=promoted, reason=reason, rule=rule or self.rule)
-
-    def to_json(self) -> dict[str, Any]:
-        """Return the manifest's "champion" entry."""
-        comparison = None if self.comparison is None else asdict(self.comparison)
-        return {
-            VERSION_KEY: DECISION_VERSION,
-            "metric": self.metric,
-            "min_improvement": self.min_improvement,
-            "margin": self.margin,
-            "candidate": None if self.candidate is None else self.candidate.to_json(),
-            "champion": None if self.champion is None else self.champion.to_json(),
-            "comparison": comparison,
-            "improvement": self.improvement,
-            "interval": None if comparison is None else [comparison["low"], comparison["high"]],
-            "gate_rows": self.gate_rows,
-            "gate_positives": self.gate_positives,
-            "min_positives": self.min_positives,
-            "rule": self.rule,
-            "promoted": self.promoted,
-            "reason": self.reason,
-        }
-
-    @classmethod
-    def from_json(cls, data: Any) -> Decision:
-        """Return the record of a manifest's "champion" entry, of any version this reads.
-
-        Version 0 (before this record) kept the comparison inside the champion entry.
-        """
-        kind = "decision"
-        data = versioned(kind, DECISION_VERSION, data)
-        candidate, champion = data.get("candidate"), data.get("champion")
-        promoted = required(kind, data, "promoted")
-        if not isinstance(promoted, bool):
-            raise RecordError(f"{kind}: promoted is {promoted!r}, not true or false")
-        if promoted and candidate is None:
-            raise RecordError(f"{kind}: promoted, but it names no candidate")
-        comparison = data.get("comparison") or (champion or {}).get("comparison")
-        return cls(
-            metric=str(required(kind, data, "metric")),
-            min_improvement=float(required(kind, data, "min_improvement")),
-            margin=float(data.get("margin", 0.0)),
-            candidate=None if candidate is None else Candidate.from_json(candidate),
-            champion=None if champion is None else Incumbent.from_json(champion),
-            promoted=promoted,
-            reason=str(required(kind, data, "reason")),
-            rule=str(data.get("rule") or _rule_of_version_0(promoted, champion)),
-            comparison=None if comparison is None else Comparison.from_json(comparison),
-            gate_rows=data.get("gate_rows"),
-            gate_positives=data.get("gate_positives"),
-            min_positives=data.get("min_positives"),
         )

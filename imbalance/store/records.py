@@ -13,7 +13,8 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from imbalance.selection.records import Decision, RecordError
+from imbalance.selection.decision import Decision
+from imbalance.selection.records import RecordError
 from imbalance.store.layout import is_run_id
 
 SCHEMA_VERSION = 2  # 1: written before records carried a version (same fields)

@@ -21,7 +21,7 @@ from typing import Any
 
 from imbalance.config import RetrainConfig
 from imbalance.selection.champion import settle
-from imbalance.selection.records import Decision, Incumbent
+from imbalance.selection.decision import Decision, Incumbent
 from imbalance.store import commit, retention
 from imbalance.store.commit import ChampionNotWritten, reached
 from imbalance.store.layout import RunPaths

@@ -12,7 +12,7 @@ import pytest
 from cli import main
 from imbalance import store
 from imbalance.config import RetrainConfig
-from imbalance.selection.records import Candidate, Decision
+from imbalance.selection.decision import Candidate, Decision
 from imbalance.store import ArtifactStore, ChampionRecord, RunFacts, RunPaths, RunRecord
 
 VARIANTS = ["baseline", "balanced", "manual"]

@@ -8,7 +8,7 @@ the first; against one, a comparison on the gate rows that shows it clearly bett
 from __future__ import annotations
 
 from imbalance.selection.champion import decide
-from imbalance.selection.records import Candidate, Comparison, Decision, Incumbent
+from imbalance.selection.decision import Candidate, Comparison, Decision, Incumbent
 
 GATE_ROWS, GATE_POSITIVES = 2_000, 60
 

@@ -11,7 +11,7 @@ from imbalance.config import RetrainConfig
 from imbalance.data.generator import DATASET_SCHEMA
 from imbalance.data.spec import GENERATOR_SPEC
 from imbalance.selection.champion import decide, describe_decision, newer_data, settle
-from imbalance.selection.records import Candidate, Comparison, Decision, Incumbent
+from imbalance.selection.decision import Candidate, Comparison, Decision, Incumbent
 from imbalance.store import ArtifactStore, ChampionRecord
 from tasks.champion import score_champion
 

@@ -16,7 +16,7 @@ from proposals import proposal
 from cli import main
 from imbalance import store
 from imbalance.config import RetrainConfig
-from imbalance.selection.records import Decision
+from imbalance.selection.decision import Decision
 from imbalance.store import (
     ArtifactStore,
     ChampionRecord,
@@ -136,3 +136,39 @@ def test_a_champion_file_of_a_newer_schema_is_refused_not_guessed(old_store):
     )
     with pytest.raises(StateFileError, match="schema_version 9"):
         old_store.champion()
+
+
+OLD_RECORDS = Path(__file__).parent / "records_v0"
+
+
+@pytest.mark.parametrize("name", ["selection_sweep.json", "selection_target_recall.json"])
+def test_an_old_selection_file_reads_into_its_record_and_round_trips(name):
+    from imbalance.selection.records import Selection
+
+    raw = json.loads((OLD_RECORDS / name).read_text())
+    assert "schema_version" not in raw
+    selection = Selection.from_json(raw)
+    assert selection.candidate in selection.variants
+    assert selection.thresholds() == {
+        v: raw["configurations"][v]["threshold"] for v in raw["variants"]
+    }
+    again = json.loads(json.dumps(selection.to_json()))
+    assert again["schema_version"] == 1
+    assert Selection.from_json(again) == selection
+    # Every value of the old file is in the new one, as it was.
+    assert {k: v for k, v in again.items() if k in raw} == {
+        k: v for k, v in raw.items() if k in again
+    }
+
+
+def test_old_decisions_read_into_the_record_with_their_outcome_and_reason():
+    entries = json.loads((OLD_RECORDS / "decisions.json").read_text())
+    assert len(entries) >= 4
+    for entry in entries:
+        raw = entry["decision"]
+        decision = Decision.from_json(raw)
+        assert (decision.promoted, decision.reason) == (raw["promoted"], raw["reason"])
+        assert decision.rule in {"first", "superior", "kept", "refused"}
+        if raw.get("champion") and raw["champion"].get("comparison"):
+            assert decision.comparison.low == raw["champion"]["comparison"]["low"]
+        assert Decision.from_json(json.loads(json.dumps(decision.to_json()))) == decision
