@@ -36,9 +36,10 @@ format: $(STAMP) ## apply ruff's formatting and safe fixes
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-bench: $(STAMP) ## time reading data, batched training, Dask, the flow against the tutorial (~30 min)
+bench: $(STAMP) ## time reading data, batched training, the gate's rates, Dask, the flow (~40 min)
 	$(BIN)/python benchmarks/bench_data.py
 	$(BIN)/python benchmarks/bench_batched.py
+	$(BIN)/python benchmarks/bench_gate.py
 	$(BIN)/python benchmarks/bench_dask.py
 	$(BIN)/python benchmarks/bench.py
 
