@@ -68,12 +68,15 @@ def train_on_cluster(
     prep: Preprocessing,
     progress_id: UUID | None = None,
     n_models: int | None = None,
+    epochs: dict[str, int] | None = None,
+    stop_early: bool = False,
 ) -> list[TrainedMember]:
     """Train each chunk of models on a worker of the cluster; return them in order."""
     get_run_logger().info(
         "%d models in %d tasks on the cluster", sum(map(len, chunks)), len(chunks)
     )
     futures = [
-        train_models.submit(cfg, run, chunk, prep, progress_id, n_models) for chunk in chunks
+        train_models.submit(cfg, run, chunk, prep, progress_id, n_models, epochs, stop_early)
+        for chunk in chunks
     ]
     return [member for future in futures for member in future.result()]

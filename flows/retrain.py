@@ -17,7 +17,7 @@ from imbalance.config import RetrainConfig
 from imbalance.model.distribution import dask_address, split_into_chunks
 from imbalance.monitoring.nightly import SKIPPED, as_of_record, skip_message, unchanged_since
 from imbalance.selection.champion import describe_decision
-from imbalance.selection.choices import final_members, plan_members
+from imbalance.selection.choices import final_epochs, final_members, plan_members
 from imbalance.store import ArtifactStore
 from imbalance.store.provenance import utc_now
 from imbalance.store.staged import staged_run
@@ -99,15 +99,28 @@ def retrain(cfg: RetrainConfig = RetrainConfig()) -> str:  # noqa: B008 (Prefect
         # The champion needs only the gate rows: it is scored beside training.
         incumbent = score_champion.submit(cfg, run, spec)
         reference = logistic_reference_metrics.submit(cfg, run, prep, weights)
-        chunks = split_into_chunks(members, cfg.training.models_per_task, n_workers)
         n = len(members)
-        if address:  # only training goes to the cluster: the run is written here
-            on_cluster = train_on_cluster.with_options(task_runner=dask_runner(address, cfg))
-            models = on_cluster(cfg, run, chunks, prep, progress_id, n)
-            staged.learn(trained_on={"dask": address, "tasks": len(chunks)})
+
+        def train(group: list, **options) -> list:
+            chunks = split_into_chunks(group, cfg.training.models_per_task, n_workers)
+            if address:  # only training goes to the cluster: the run is written here
+                runner = dask_runner(address, cfg)
+                on_cluster = train_on_cluster.with_options(task_runner=runner)
+                staged.learn(trained_on={"dask": address, "tasks": len(chunks)})
+                return on_cluster(cfg, run, chunks, prep, progress_id, n, **options)
+            futures = [
+                train_models.submit(cfg, run, c, prep, progress_id, n, **options) for c in chunks
+            ]
+            return [member for future in futures for member in future.result()]
+
+        if cfg.training.patience:
+            # Early stopping: the blind models stop on the validation rows first; each
+            # final model then trains on the whole training part for its twin's epochs.
+            blind = train([m for m in members if m.blind], stop_early=True)
+            epochs = final_epochs(cfg, blind)
+            models = train([m for m in members if not m.blind], epochs=epochs) + blind
         else:
-            futures = [train_models.submit(cfg, run, c, prep, progress_id, n) for c in chunks]
-            models = [member for future in futures for member in future.result()]
+            models = train(members)  # finals and blind models in one batched training
         selection = choose_on_validation(cfg, run, prep, models)
         finals = final_members(selection, models)
         thresholds = selection.thresholds()

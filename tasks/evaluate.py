@@ -47,6 +47,7 @@ def evaluate_variants(
             "train_seconds": item.train_seconds,
             "us_per_step": item.us_per_step,
             "final_loss": item.losses[-1],
+            "epochs": item.epochs,
         }
     names = [t.name for t in trained]
     thresholds = {name: results[name]["threshold"] for name in names}

@@ -44,16 +44,27 @@ def train_models(
     prep: Preprocessing,
     progress_id: UUID | None = None,
     n_models: int | None = None,
+    epochs: dict[str, int] | None = None,
+    stop_early: bool = False,
 ) -> list[TrainedMember]:
     """Train `members` on the run's training split; return their weights and losses.
 
     The rows are preprocessed once here (`transform`: what the saved model's own
     layers will do), and only the dense layers train, in the compiled loop. Blind
     members weigh the validation rows 0. `n_models`: the run's models in all (progress).
+    `stop_early`: each member stops when its loss on the validation rows has not improved
+    for `training.patience` epochs, and keeps its best epoch's weights (blind members
+    only: they never train on those rows). `epochs`: each member's own epoch count by
+    name (a final model trains for the epochs its blind twin needed).
     """
     logger = get_run_logger()
     train, ignore = store.read_training_part(run)
     x, y = transform(train, prep), prep.spec.target(train).astype("float32")
+    options = {}
+    if stop_early:
+        options["validation"] = (x[ignore], y[ignore])
+    if epochs is not None:
+        options["epochs"] = [epochs.get(m.name, cfg.training.epochs) for m in members]
     total = cfg.training.epochs * len(members)
     final = [m.name for m in members if not m.blind]
     blind = len(members) - len(final)
@@ -70,7 +81,7 @@ def train_models(
     logger.info(
         "training %d models with the %s trainer: %s", len(members), cfg.training.trainer, names
     )
-    return train_members(cfg, x, y, members, on_epochs_done, ignore=ignore)
+    return train_members(cfg, x, y, members, on_epochs_done, ignore=ignore, **options)
 
 
 @task(name="save_variant", task_run_name="save-{trained.name}")
@@ -106,4 +117,5 @@ def save_variant(
         trained.losses,
         trained.train_seconds,
         trained.us_per_step,
+        trained.epochs_run,
     )

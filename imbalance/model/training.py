@@ -81,6 +81,7 @@ class TrainedVariant:
     losses: list[float]
     train_seconds: float
     us_per_step: float | None
+    epochs: int | None = None  # epochs it trained (its blind twin's best, with early stopping)
 
 
 def initial_weights(cfg: RetrainConfig, n_features: int, seed: int) -> list[np.ndarray]:

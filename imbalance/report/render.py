@@ -201,6 +201,20 @@ def gate_text(cfg: RetrainConfig, decision: Decision) -> list[str]:
     return [*lines, describe_decision(decision), ""]
 
 
+def _epochs_text(cfg: RetrainConfig, metrics: dict) -> str:
+    """Return how long the models trained: fixed epochs, or early stopping's counts."""
+    if not cfg.training.patience:
+        return f"{cfg.training.epochs} epochs"
+    counts = ", ".join(
+        f"{name} {m['epochs']}" for name, m in metrics["variants"].items() if m.get("epochs")
+    )
+    return (
+        f"early stopping (patience {cfg.training.patience}, at most {cfg.training.epochs} "
+        f"epochs; each final model trained for the best epoch of its blind twin on the "
+        f"validation rows: {counts})"
+    )
+
+
 def render_report(
     run_id: str,
     cfg: RetrainConfig,
@@ -228,7 +242,7 @@ def render_report(
         f"held out for choosing; gate: {counts.gate_rows:,} rows "
         f"({counts.gate_minority:,} minority), kept out of every run's training; "
         f"test split{_out_of_time(counts)}: {counts.test_rows:,} rows, "
-        f"{counts.test_minority:,} minority. {cfg.training.epochs} epochs, "
+        f"{counts.test_minority:,} minority. {_epochs_text(cfg, metrics)}, "
         f"batch {cfg.training.batch_size}, trainer `{cfg.training.trainer}`. Test metrics are "
         "for the minority class (1), each variant at the threshold chosen for it on "
         "validation; the test part chose nothing.",

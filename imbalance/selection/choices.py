@@ -72,6 +72,20 @@ def plan_members(cfg: RetrainConfig, weights: dict[str, dict[int, float]]) -> li
     return final + blind
 
 
+def final_epochs(cfg: RetrainConfig, trained: Sequence[TrainedMember]) -> dict[str, int]:
+    """Return each final model's epoch count: the best epoch of its `training.seed` twin.
+
+    With early stopping the blind twin stopped on the validation rows (which it never
+    trained on); the final model, trained on the whole training part, trains for that
+    many epochs. A configuration without a twin keeps `training.epochs`.
+    """
+    return {
+        t.member.measures: int(t.best_epoch)
+        for t in trained
+        if t.member is not None and t.member.blind and t.member.seed == cfg.training.seed
+    }
+
+
 def choose(
     cfg: RetrainConfig,
     trained: Sequence[TrainedMember],
