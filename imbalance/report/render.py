@@ -11,6 +11,9 @@ from imbalance.selection.decision import Decision
 from imbalance.selection.records import Selection
 
 TABLE_COLUMNS = ["precision", "recall", "f1", "roc_auc", "pr_auc", "train_seconds"]
+# train_seconds is the one training of all the run's models together (compiling
+# included), the same for every row: not a model's own time.
+HEADERS = {"train_seconds": "train s (all models)"}
 
 
 def _cell(value) -> str:
@@ -33,10 +36,11 @@ def comparison_table(metrics: dict) -> str:
     """
     header = (
         "| variant | class weight | threshold | "
-        + " | ".join(TABLE_COLUMNS)
+        + " | ".join(HEADERS.get(c, c) for c in TABLE_COLUMNS)
         + " | validation pr_auc | tn, fp, fn, tp |"
     )
     rule = "|" + "---|" * (len(TABLE_COLUMNS) + 5)
+    same = same_models(metrics["variants"])
     rows = []
     for name, m in metrics["variants"].items():
         weight = m["class_weight"]
@@ -49,8 +53,27 @@ def comparison_table(metrics: dict) -> str:
         cells = " | ".join(_cell(m[c]) for c in TABLE_COLUMNS)
         threshold = _cell(m.get("threshold", metrics.get("threshold")))
         validation = _spread(m.get("validation", {}).get("pr_auc"))
-        rows.append(f"| {name} | {weight_text} | {threshold} | {cells} | {validation} | {cm} |")
+        shown = f"{name} (= {same[name]})" if name in same else name
+        rows.append(f"| {shown} | {weight_text} | {threshold} | {cells} | {validation} | {cm} |")
     return "\n".join([header, rule, *rows])
+
+
+def same_models(variants: dict) -> dict[str, str]:
+    """Return, for a variant whose class weights equal an earlier one's, that one's name.
+
+    Same weights (none is 1 and 1), same seed, same rows: the same model (a `tuned`
+    weight of 1 is `baseline`), shown as such rather than as another model.
+    """
+    seen: dict[tuple, str] = {}
+    same = {}
+    for name, m in variants.items():
+        weight = m.get("class_weight") or {0: 1.0, 1: 1.0}
+        key = tuple(sorted((int(k), float(v)) for k, v in weight.items()))
+        if key in seen:
+            same[name] = seen[key]
+        else:
+            seen[key] = name
+    return same
 
 
 def data_text(data: dict | None) -> str:
@@ -145,19 +168,21 @@ def choices_text(cfg: RetrainConfig, selection: Selection) -> list[str]:
         f"{seeds} seed(s) without any validation row (mean ± standard deviation below). "
         f"Threshold policy `{cfg.selection.threshold_policy}`.",
         "",
-        f"Chosen: **{selection.candidate}**, the best mean validation {metric}.",
+        _why_chosen(selection),
         "",
     ]
     for name in selection.variants:
         c = configurations[name]
         lines.append(
-            f"- {name}: {metric} {_spread(c.spread(metric))}; threshold {c.threshold:.4f}: {c.why}"
+            f"- {name}: {metric} {_spread(c.spread(metric))} (standard error "
+            f"{c.standard_error(metric):.4f}, mean - SE {c.lower_bound(metric):.4f}); "
+            f"threshold {c.threshold:.4f}: {c.why}"
         )
     lines.append("")
     if selection.sweep:
         lines += [
             f"Class-weight sweep (class 0 weighs 1): the `tuned` variant takes "
-            f"{selection.tuned_weight:g}, the best mean validation PR AUC.",
+            f"{selection.tuned_weight:g}, by the same rule (validation {metric}, mean - SE).",
             "",
             "| minority weight | validation pr_auc | recall | precision |",
             "|---|---|---|---|",
@@ -169,6 +194,26 @@ def choices_text(cfg: RetrainConfig, selection: Selection) -> list[str]:
             )
         lines.append("")
     return lines
+
+
+def _why_chosen(selection: Selection) -> str:
+    """Return why the candidate won: the spread-aware rule, and the best mean if another's."""
+    metric, configurations = selection.metric, selection.configurations
+    chosen = configurations[selection.candidate]
+    text = (
+        f"Chosen: **{selection.candidate}**, the highest validation {metric} less one standard "
+        f"error over its seeds ({chosen.lower_bound(metric):.4f}): a configuration whose mean "
+        "is higher but noisier does not win on it."
+    )
+    means = {v: configurations[v].spread(metric).mean for v in selection.variants}
+    top = max((v for v in means if means[v] is not None), key=lambda v: means[v], default=None)
+    if top is not None and top != selection.candidate and means[top] > chosen.spread(metric).mean:
+        c = configurations[top]
+        text += (
+            f" The highest mean was {top}'s, {means[top]:.4f} ± {c.standard_error(metric):.4f} "
+            f"(standard error), {c.lower_bound(metric):.4f} less it."
+        )
+    return text
 
 
 def gate_text(cfg: RetrainConfig, decision: Decision) -> list[str]:

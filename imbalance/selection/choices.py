@@ -148,20 +148,20 @@ def choose(
     )
     tuned_weight = None
     variants = [v for v in cfg.selection.variants if v in configurations]
+    metric = cfg.selection.metric
     if sweep:
-        # The best mean validation PR AUC; a tie goes to the smaller weight (listed first).
-        best = max(sweep, key=lambda point: point.pr_auc.mean)
+        # By the same rule and metric as the variant; a tie goes to the smaller weight.
+        best = max(sweep, key=lambda point: configurations[point.name].lower_bound(metric))
         tuned_weight = best.weight
         configurations[TUNED] = configurations[best.name]
         variants.append(TUNED)
-    metric = cfg.selection.metric
     if not variants:
         raise DataError(
             "no model for choosing gave finite scores on the validation rows "
             f"({', '.join(skipped)}): training diverged; lower the learning rate"
         )
-    # The highest mean on validation; the first listed wins a tie.
-    candidate = max(variants, key=lambda v: configurations[v].spread(metric).mean)
+    # The spread-aware rule (ConfigurationChoice.lower_bound); the first listed wins a tie.
+    candidate = max(variants, key=lambda v: configurations[v].lower_bound(metric))
     return Selection(
         configurations=configurations,
         sweep=tuple(sweep),

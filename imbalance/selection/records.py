@@ -12,6 +12,7 @@ a run needs no numpy or scikit-learn.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -98,6 +99,22 @@ class ConfigurationChoice:
         if metric not in METRICS:
             raise KeyError(metric)
         return getattr(self, metric)
+
+    def standard_error(self, metric: str) -> float:
+        """Return the standard error of the mean `metric` over the seeds (0: one seed)."""
+        std = self.spread(metric).std
+        n = len(self.seeds)
+        return 0.0 if std is None or n < 2 else std / n**0.5
+
+    def lower_bound(self, metric: str) -> float:
+        """Return what a configuration is chosen by: its mean `metric` less one standard error.
+
+        The spread-aware rule: a noisy configuration whose mean is a little higher does
+        not beat a steady one, because over other seeds it may well be lower; one
+        measured from a single seed has no spread to count (its mean).
+        """
+        mean = self.spread(metric).mean
+        return -math.inf if mean is None else mean - self.standard_error(metric)
 
     def to_json(self) -> dict[str, Any]:
         return {

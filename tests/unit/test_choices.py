@@ -74,3 +74,24 @@ def test_the_sweep_picks_the_weight_that_separates_best_and_the_thresholds_follo
     assert selection.positives == int(y.sum())
     # selection.json is written from the record and reads back into it.
     assert Selection.from_json(json.loads(json.dumps(selection.to_json()))) == selection
+
+
+def _choice(mean: float, std: float, seeds: int):
+    from imbalance.selection.records import ConfigurationChoice, Spread
+
+    spread = Spread(mean, std)
+    return ConfigurationChoice(
+        0.5, "why", None, tuple(range(seeds)), spread, spread, spread, spread, spread
+    )
+
+
+def test_the_spread_aware_rule_prefers_a_steady_candidate_to_a_noisy_higher_mean():
+    # The numbers of issue 22: weight 500 at 0.185 +- 0.092 over 3 seeds won on its
+    # mean over a steadier 0.182 +- 0.024, and lost on the test part.
+    noisy, steady = _choice(0.185, 0.092, 3), _choice(0.182, 0.024, 3)
+    assert noisy.spread("pr_auc").mean > steady.spread("pr_auc").mean
+    assert steady.lower_bound("pr_auc") > noisy.lower_bound("pr_auc")
+    assert abs(noisy.standard_error("pr_auc") - 0.092 / 3**0.5) < 1e-12
+    # One seed has no spread to count: its mean; a clearly better mean still wins.
+    assert _choice(0.2, 0.0, 1).lower_bound("pr_auc") == 0.2
+    assert _choice(0.30, 0.05, 3).lower_bound("pr_auc") > steady.lower_bound("pr_auc")
