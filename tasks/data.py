@@ -29,6 +29,7 @@ from imbalance.data import (
     split_frame,
     validation_rows,
 )
+from imbalance.data.identifiers import Identifier
 from imbalance.data.preprocess import Preprocessing, fit_preprocessing
 from imbalance.data.snapshot import Dataset
 from imbalance.store import RunPaths
@@ -70,13 +71,16 @@ def read_dataset(cfg: RetrainConfig, as_of: datetime) -> Dataset:
     dataset = snapshot.from_source(cfg, as_of)
     info = dataset.provenance
     window = f", window {info['window']['range']}" if "window" in info else ""
-    run_logger("imbalance.data").info(
+    logger = run_logger("imbalance.data")
+    logger.info(
         "read %s rows from %d file(s) of %s%s",
         f"{info['rows']:,}",
         len(info["files"]),
         info["source"],
         window,
     )
+    for left_out in info.get("left_out", []):
+        logger.warning("%s", Identifier(**left_out).message())
     return dataset
 
 

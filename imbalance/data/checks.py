@@ -3,7 +3,9 @@
 `check_table` refuses, with one `DataError` line, a table a run cannot use: no rows,
 a label that is missing, has gaps or is not two-valued, a positive value that never
 occurs, features missing, with gaps or infinities, of a type no model can read, or a
-categorical column with so many values it is probably an id. Where rows are at fault
+categorical column with so many values it is probably an id. Columns that look like
+ids (a row number, a distinct value on nearly every row: `identifiers.py`) are left
+out of the features it chooses, unless the user lists them. Where rows are at fault
 the message says how many and where the first one is (file and row, `SourceRead.locate`).
 
 Plain pyarrow/pandas code, not a validation library: pandera (or great_expectations)
@@ -26,6 +28,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from imbalance.config import RetrainConfig
+from imbalance.data.identifiers import Identifier, identifiers
 from imbalance.data.sources import SourceRead
 from imbalance.data.spec import DataError, DataSpec, Feature, Kind, Scalar, plain
 
@@ -42,12 +45,16 @@ MIN_POSITIVES = 2  # fewer positive rows cannot be split into a training and a t
 _SHOWN = 8  # values or columns a message lists before "..."
 
 
-def check_table(source: SourceRead, cfg: RetrainConfig) -> tuple[pd.DataFrame, DataSpec]:
+def check_table(
+    source: SourceRead, cfg: RetrainConfig, left_out: list[Identifier] | None = None
+) -> tuple[pd.DataFrame, DataSpec]:
     """Return the feature columns + the label column as a frame, and the run's DataSpec.
 
     The frame keeps the table's rows in order and its columns' types as read (decimal
     columns become float64); categorical columns are left as they are. Raises
-    DataError (one line) if the table cannot support a run.
+    DataError (one line) if the table cannot support a run. Without `source.features`
+    the features are all columns but the label, the time and the id column, less the
+    ID-like ones (`identifiers.py`), which are appended to `left_out` if given.
     """
     table = source.table
     where = source.uri
@@ -69,7 +76,18 @@ def check_table(source: SourceRead, cfg: RetrainConfig) -> tuple[pd.DataFrame, D
     if id_column:
         _check_id(source, id_column)
     not_features = {label} | {c for c in (time_column, id_column) if c}
-    features = list(cfg.source.features) or [c for c in columns if c not in not_features]
+    features = list(cfg.source.features)
+    if not features:
+        features = [c for c in columns if c not in not_features]
+        ids = identifiers(source, features)
+        if ids and len(ids) == len(features):
+            raise DataError(
+                f"{where} has no feature but ID-like column(s) {_listed(features)} "
+                f"({ids[0].why}); list the ones to learn from in --features"
+            )
+        features = [c for c in features if c not in {i.column for i in ids}]
+        if left_out is not None:
+            left_out.extend(ids)
     missing = [name for name in features if name not in columns]
     if missing:
         raise DataError(

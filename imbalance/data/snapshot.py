@@ -63,6 +63,7 @@ def generated(cfg: RetrainConfig, as_of: datetime) -> Dataset:
 def from_source(cfg: RetrainConfig, as_of: datetime) -> Dataset:
     """Return the user's rows (the window's partitions with `window_days`), checked."""
     from imbalance.data.checks import check_table
+    from imbalance.data.identifiers import Identifier
     from imbalance.data.partitions import Window
     from imbalance.data.sources import read_source
 
@@ -73,7 +74,8 @@ def from_source(cfg: RetrainConfig, as_of: datetime) -> Dataset:
             f"the window {window} of {source.uri} holds no rows: its partition(s) "
             f"{', '.join(source.partitions)} are empty"
         )
-    _, spec = check_table(source, cfg)
+    left_out: list[Identifier] = []
+    _, spec = check_table(source, cfg, left_out)
     provenance: dict[str, Any] = {
         "source": source.uri,
         "files": [f.path for f in source.files],
@@ -81,6 +83,8 @@ def from_source(cfg: RetrainConfig, as_of: datetime) -> Dataset:
         "sha256": source.sha256,
         "label": {"column": spec.label, "positive": spec.positive, "negative": spec.negative},
     }
+    if left_out:  # ID-like columns check_table did not make features (identifiers.py)
+        provenance["left_out"] = [i.to_json() for i in left_out]
     if window is not None:
         provenance["window"] = {"days": cfg.source.window_days, "range": str(window)}
         provenance["partitions"] = list(source.partitions)

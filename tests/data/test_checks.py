@@ -230,9 +230,9 @@ REFUSALS = {
         {"categorical": ["segment"]},
         ["'segment' is declared categorical but is not in", "customers.csv"],
     ),
-    "too many categories": (
+    "too many categories": (  # listed: a column not listed would be left out as ID-like
         many_ids(MAX_CATEGORIES + 200),
-        {},
+        {"features": ["customer_id", "balance"]},
         ["'customer_id'", "1200 distinct values", "more than 1000", "--features"],
     ),
     "an all-empty column": (
