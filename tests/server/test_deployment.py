@@ -378,8 +378,10 @@ def test_nightly_runs_train_on_their_window_report_drift_skip_and_prune(
     run_dir = artifacts / "runs" / third["name"]
     report = by_key[REPORT_KEY]["data"]
     assert report == report_with_inline_plots(RunPaths(run_dir))
-    # roc, pr, loss and a confusion matrix per variant (no sweep here)
-    assert report.count("](data:image/png;base64,") == 6 and "](plots/" not in report
+    # roc, pr, loss, a confusion matrix per variant (no sweep here) and the champion's
+    # track record (the third night scored the champion on its gate rows)
+    assert report.count("](data:image/png;base64,") == 7 and "](plots/" not in report
+    assert "![track](data:image/png;base64," in report
     assert latest_report["data"] == report  # the skipped night published no report
     rows = by_key[METRICS_KEY]["data"]
     rows = json.loads(rows) if isinstance(rows, str) else rows
