@@ -22,7 +22,7 @@ from imbalance.store import ArtifactStore
 from imbalance.store.provenance import utc_now
 from imbalance.store.staged import staged_run
 from tasks.champion import decide_champion, score_champion
-from tasks.choose import choose_on_validation, logistic_reference_metrics
+from tasks.choose import choose_on_validation, reference_metrics
 from tasks.data import preprocessing, read_dataset, split_dataset, write_snapshot
 from tasks.drift import drift_against_champion
 from tasks.evaluate import evaluate_variants
@@ -98,7 +98,7 @@ def retrain(cfg: RetrainConfig = RetrainConfig()) -> str:  # noqa: B008 (Prefect
         prepare_training()  # TensorFlow's import silences fd 2: before other threads log
         # The champion needs only the gate rows: it is scored beside training.
         incumbent = score_champion.submit(cfg, run, spec)
-        reference = logistic_reference_metrics.submit(cfg, run, prep, weights)
+        reference = reference_metrics.submit(cfg, run, prep, weights)
         n = len(members)
 
         def train(group: list, **options) -> list:

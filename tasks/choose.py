@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from prefect import task
 
 from imbalance import store
 from imbalance.config import RetrainConfig
 from imbalance.data.preprocess import Preprocessing, transform
 from imbalance.model.training import TrainedMember
-from imbalance.selection.choices import choose, logistic_references
+from imbalance.selection.choices import choose
 from imbalance.selection.records import Selection
+from imbalance.selection.references import References, fit_references
 from imbalance.store import RunPaths
 from tasks._prefect import run_logger
 
@@ -37,11 +36,15 @@ def choose_on_validation(
     return selection
 
 
-@task(name="logistic_reference")
-def logistic_reference_metrics(
+@task(name="fit_references")
+def reference_metrics(
     cfg: RetrainConfig, run: RunPaths, prep: Preprocessing, weights: dict
-) -> dict[str, Any]:
-    """Return a logistic regression's test metrics per variant's class weights (reference)."""
+) -> References:
+    """Fit the reference models and score them on the test part (metrics and test scores).
+
+    As the networks: a fit blind to the validation rows gives each its threshold, the
+    fit on the whole training part (the final networks' rows) is what the test scores.
+    """
     train, held = store.read_training_part(run)
     test = store.read_parquet(run.test)
     target = prep.spec.target
@@ -49,4 +52,6 @@ def logistic_reference_metrics(
     def part(rows):
         return transform(rows, prep), target(rows)
 
-    return logistic_references(cfg, weights, part(train[~held]), part(train[held]), part(test))
+    return fit_references(
+        cfg, weights, part(train[~held]), part(train[held]), part(train), part(test)
+    )

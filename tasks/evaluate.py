@@ -12,6 +12,7 @@ from imbalance.model.scoring import LABEL
 from imbalance.model.training import TrainedVariant
 from imbalance.selection.metrics import METRICS, predictions_schema, variant_metrics
 from imbalance.selection.records import Selection
+from imbalance.selection.references import References, compare_with_chosen
 from imbalance.store import RunPaths
 
 
@@ -22,7 +23,7 @@ def evaluate_variants(
     trained: list[TrainedVariant],
     spec: DataSpec,
     selection: Selection,
-    reference: dict | None = None,
+    references: References | None = None,
 ) -> dict:
     """Write predictions.parquet and metrics.json for the trained variants; return the metrics.
 
@@ -30,6 +31,9 @@ def evaluate_variants(
     validation rows (`selection`), beside its validation results: the test part only
     reports. predictions.parquet has the test rows' 0/1 class (`label`) and each
     variant's score, in test.parquet's row order (its columns are the user's: no clash).
+    `references` (the reference models' test metrics and scores) become
+    metrics["reference"], each with the paired bootstrap of the chosen variant against it
+    on the test rows (`against_chosen`): reported only, never used to choose.
     """
     y_true = spec.target(store.read_parquet(run.test, columns=[spec.label]))
     predictions = pd.DataFrame({LABEL: y_true})
@@ -54,13 +58,25 @@ def evaluate_variants(
     store.write_parquet(
         run.predictions, predictions, predictions_schema(names), {"thresholds": thresholds}
     )
+    reference = {}
+    if references is not None:
+        chosen = selection.candidate
+        comparisons = {}
+        if chosen in results:
+            chosen_scores = predictions[chosen].to_numpy()
+            threshold = results[chosen]["threshold"]
+            comparisons = compare_with_chosen(cfg, y_true, chosen_scores, threshold, references)
+        reference = {
+            name: m | {"against_chosen": comparisons.get(name)}
+            for name, m in references.metrics.items()
+        }
     metrics = {
         "threshold_policy": cfg.selection.threshold_policy,
         "test_rows": len(predictions),
         "chosen": selection.candidate,
         "tuned_weight": selection.tuned_weight,
         "variants": results,
-        "reference": reference or {},
+        "reference": reference,
     }
     store.write_json(run.metrics, metrics)
     return metrics

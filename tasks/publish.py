@@ -43,10 +43,12 @@ def file_link(path: Path) -> str:
 
 
 def metrics_rows(metrics: dict) -> list[dict[str, Any]]:
-    """Return one table row per variant: minority-class metrics, then tn, fp, fn, tp."""
+    """Return one table row per variant, then per reference model: metrics, tn, fp, fn, tp."""
+    named = [*metrics["variants"].items()]
+    named += [(report.reference_label(n, m), m) for n, m in metrics.get("reference", {}).items()]
     rows = []
-    for name, m in metrics["variants"].items():
-        (tn, fp), (fn, tp) = m["confusion_matrix"]
+    for name, m in named:
+        (tn, fp), (fn, tp) = m.get("confusion_matrix") or ((None, None), (None, None))
         row = {"variant": name, **{c: m.get(c) for c in METRIC_COLUMNS}}
         rows.append(row | {"tn": tn, "fp": fp, "fn": fn, "tp": tp})
     return rows
@@ -114,7 +116,8 @@ def publish_run(run: RunPaths, progress_id: UUID | None = None) -> dict[str, UUI
             METRICS_KEY: create_table_artifact(
                 metrics_rows(metrics),
                 key=METRICS_KEY,
-                description=f"Minority-class metrics of run {run.run_id}, one row per variant",
+                description=f"Minority-class metrics of run {run.run_id}, one row per variant "
+                "and per reference model",
             ),
             RUN_DIR_KEY: create_link_artifact(
                 file_link(run.root),

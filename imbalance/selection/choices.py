@@ -206,38 +206,3 @@ def _renamed(member: TrainedMember, name: str) -> TrainedMember:
     from dataclasses import replace
 
     return replace(member, name=name)
-
-
-def logistic_references(
-    cfg: RetrainConfig,
-    weights: dict[str, dict[int, float]],
-    fit: tuple[np.ndarray, np.ndarray],
-    validation: tuple[np.ndarray, np.ndarray],
-    test: tuple[np.ndarray, np.ndarray],
-) -> dict[str, dict[str, Any]]:
-    """Return, per variant's class weights, a logistic regression's test metrics.
-
-    What a practitioner would try first: scikit-learn's LogisticRegression on the same
-    (preprocessed) rows the blind models learn from, its threshold chosen on the
-    validation rows by the same policy, measured on the test part. If the network does
-    not beat it, the report shows that it has not earned its place.
-    """
-    from imbalance.selection.references import logistic_reference
-
-    results = {}
-    for name in cfg.selection.variants:
-        class_weight = class_weight_for(VARIANTS[name], weights)
-        scorer = logistic_reference(*fit, class_weight, seed=cfg.training.seed)
-        y_val = np.asarray(validation[1]).astype(int)
-        threshold = choose_threshold(
-            y_val,
-            scorer(validation[0]),
-            cfg.selection.threshold_policy,
-            cfg.selection.threshold_target,
-            cfg.selection.threshold,
-        ).threshold
-        measured = variant_metrics(np.asarray(test[1]).astype(int), scorer(test[0]), threshold)
-        results[name] = {"threshold": threshold, "class_weight": class_weight} | {
-            m: measured[m] for m in METRICS
-        }
-    return results

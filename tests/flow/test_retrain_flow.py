@@ -112,9 +112,15 @@ def test_metrics_and_report_cover_every_variant(two_runs):
         assert np.array(m["confusion_matrix"]).sum() == metrics["test_rows"]
     assert metrics["variants"]["manual"]["class_weight"] == {"0": 1.0, "1": 200.0}
     report = run.report.read_text()
-    # once in the comparison, once in the logistic-regression reference
-    assert report.count("| baseline |") == 2 and "## manual" in report
-    assert set(metrics["reference"]) == set(VARIANTS)
+    # The references are rows of the comparison, fitted on the final networks' rows.
+    assert report.count("| baseline |") == 1 and "## manual" in report
+    assert "| reference: logistic (baseline) |" in report
+    assert "| reference: hist_gradient_boosting | balanced |" in report
+    assert set(metrics["reference"]) == {*VARIANTS, "hist_gradient_boosting"}
+    for m in metrics["reference"].values():
+        assert m["fit_rows"] == store.read_training_part(run)[1].size
+        assert m["against_chosen"]["metric"] == "pr_auc"
+        assert isinstance(m["pr_auc"], float) and np.array(m["confusion_matrix"]).size == 4
     # Seeds move the models for choosing: the report's spread is not zero.
     selection = store.read_json(run.selection)
     assert any(c["pr_auc"][1] > 0 for c in selection["configurations"].values())
