@@ -23,7 +23,7 @@ from imbalance.store import ArtifactStore, RunPaths
 from imbalance.store.records import SCHEMA_VERSION
 
 pytestmark = pytest.mark.slow
-PLOTS = {"roc", "pr", "loss", "sweep"} | {
+PLOTS = {"roc", "pr", "loss", "sweep", "reliability"} | {
     f"confusion-{v}" for v in ("baseline", "balanced", "manual", "tuned")
 }
 

@@ -122,8 +122,8 @@ def test_metrics_and_report_cover_every_variant(two_runs):
         assert m["brier_prevalence"] > 0 and m["brier_uncalibrated"] >= 0
     assert "## Calibration" in run.report.read_text()
     report = run.report.read_text()
-    # once in the comparison, once in the logistic-regression reference
-    assert report.count("| baseline |") == 2 and "## manual" in report
+    # once in the comparison, once in the logistic-regression reference, once in calibration
+    assert report.count("| baseline |") == 3 and "## manual" in report
     assert set(metrics["reference"]) == set(VARIANTS)
     # Seeds move the models for choosing: the report's spread is not zero.
     selection = store.read_json(run.selection)
