@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
     from imbalance.data.spec import DataSpec
 
-SCORE, PREDICTED = "score", "predicted_label"
+SCORE, PROBABILITY, PREDICTED = "score", "probability", "predicted_label"
 READERS = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv"}
 
 
@@ -31,7 +31,8 @@ def register(subparsers) -> None:
         help="score rows with a saved model (default: the champion)",
         description="Read a Parquet or CSV file with the model's feature columns, as raw "
         "as the data it was trained on (`imbalance show RUN` lists them); write it back as "
-        f"Parquet with `{SCORE}` and `{PREDICTED}` (0/1 at the run's threshold) added.",
+        f"Parquet with `{SCORE}`, `{PROBABILITY}` (the score calibrated on held-out rows, "
+        f"when the model has a map) and `{PREDICTED}` (0/1 at the run's threshold) added.",
     )
     parser.add_argument("input", type=Path, metavar="INPUT", help="a .parquet or .csv file")
     parser.add_argument(
@@ -81,7 +82,7 @@ def checked_features(rows: pd.DataFrame, spec: DataSpec, source: Path) -> pd.Dat
         )
     if rows.empty:
         raise user_error(f"{source}: no rows to score")
-    for column in (SCORE, PREDICTED):
+    for column in (SCORE, PROBABILITY, PREDICTED):
         if column in rows.columns:
             raise user_error(f"{source}: already has a column {column!r}, which predict writes")
     columns = {}
@@ -200,7 +201,12 @@ def handle(args: argparse.Namespace) -> int:
     except Exception as exc:  # Keras raises many kinds for a file it cannot load
         raise user_error(f"{model_path}: cannot load the model: {first_line(exc)}") from None
     scores = score(model, features, spec)
-    out = rows.assign(**{SCORE: scores, PREDICTED: (scores >= threshold).astype("int8")})
+    calibration = model_calibration(model_path)
+    added = {SCORE: scores}
+    if calibration is not None:  # between the score and the label
+        added[PROBABILITY] = calibration.apply(scores)
+    added[PREDICTED] = (scores >= threshold).astype("int8")  # the raw score at the threshold
+    out = rows.assign(**added)
     try:  # the input's own columns are written back as they came
         schema = pa.Schema.from_pandas(out, preserve_index=False).remove_metadata()
     except (OverflowError, pa.ArrowException) as exc:
@@ -208,6 +214,8 @@ def handle(args: argparse.Namespace) -> int:
             f"{args.input}: a column holds values Parquet cannot store ({first_line(exc)})"
         ) from None
     provenance = {"run_id": run.run_id, "variant": variant, "threshold": threshold}
+    if calibration is not None:
+        provenance["calibration"] = calibration.method
     try:
         store.write_parquet(args.output, out, schema, provenance | {"input": str(args.input)})
     except OSError as exc:
@@ -215,6 +223,25 @@ def handle(args: argparse.Namespace) -> int:
     positives = int(out[PREDICTED].sum())
     print(
         f"scored {len(out):,} rows with {run.run_id}/{variant} (threshold {threshold:.4g}): "
-        f"{positives:,} labelled 1; wrote {args.output}"
+        f"{positives:,} labelled 1; "
+        + (
+            ""
+            if calibration is not None
+            else f"no {PROBABILITY} (the model has no calibration map); "
+        )
+        + f"wrote {args.output}"
     )
     return 0
+
+
+def model_calibration(path: Path):
+    """Return the calibration map saved in a model file, or None (a model saved before maps)."""
+    from imbalance.selection.calibration import Calibration, CalibrationError
+
+    saved = store.model_metadata(path).get("calibration")
+    if saved is None:
+        return None
+    try:
+        return Calibration.from_json(saved)
+    except CalibrationError as exc:
+        raise user_error(f"{path}: {exc}") from None

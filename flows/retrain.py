@@ -22,7 +22,7 @@ from imbalance.store import ArtifactStore
 from imbalance.store.provenance import utc_now
 from imbalance.store.staged import staged_run
 from tasks.champion import decide_champion, score_champion
-from tasks.choose import choose_on_validation, reference_metrics
+from tasks.choose import calibrate_on_validation, choose_on_validation, reference_metrics
 from tasks.data import preprocessing, read_dataset, split_dataset, write_snapshot
 from tasks.drift import drift_against_champion
 from tasks.evaluate import evaluate_variants
@@ -125,9 +125,16 @@ def retrain(cfg: RetrainConfig = RetrainConfig()) -> str:  # noqa: B008 (Prefect
         finals = final_members(selection, models)
         thresholds = selection.thresholds()
         staged.learn(thresholds=thresholds)
-        saving = [save_variant.submit(cfg, run, m, prep, thresholds[m.name]) for m in finals]
+        # Each final model's calibration map: fitted on its blind twin's validation scores.
+        calibration = calibrate_on_validation(cfg, run, prep, models, selection)
+        saving = [
+            save_variant.submit(cfg, run, m, prep, thresholds[m.name], calibration.get(m.name))
+            for m in finals
+        ]
         trained = [f.result() for f in saving]
-        metrics = evaluate_variants(cfg, run, trained, spec, selection, reference.result())
+        metrics = evaluate_variants(
+            cfg, run, trained, spec, selection, reference.result(), calibration
+        )
         plots = draw_plots(cfg, run, metrics, selection)
         proposal = decide_champion(cfg, run, spec, selection, incumbent, staged.facts)
         staged.learn(drift=drift.result())

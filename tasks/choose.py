@@ -8,7 +8,8 @@ from imbalance import store
 from imbalance.config import RetrainConfig
 from imbalance.data.preprocess import Preprocessing, transform
 from imbalance.model.training import TrainedMember
-from imbalance.selection.choices import choose
+from imbalance.selection.calibration import calibrations, maps_to_json
+from imbalance.selection.choices import choose, sweep_name
 from imbalance.selection.records import Selection
 from imbalance.selection.references import References, fit_references
 from imbalance.store import RunPaths
@@ -34,6 +35,35 @@ def choose_on_validation(
         )  # fmt: skip
     logger.info("chosen on validation: %s", selection.candidate)
     return selection
+
+
+@task(name="calibrate_on_validation")
+def calibrate_on_validation(
+    cfg: RetrainConfig,
+    run: RunPaths,
+    prep: Preprocessing,
+    trained: list[TrainedMember],
+    selection: Selection,
+) -> dict[str, dict]:
+    """Fit each configuration's calibration map on its twin's validation scores.
+
+    The `training.seed` blind twin never trained on the validation rows (as for its
+    threshold); the final model takes its map. Writes calibration.json; returns the
+    maps as JSON by configuration name (`tuned` included when swept).
+    """
+    train, held = store.read_training_part(run)
+    rows = train[held]
+    tuned = None if selection.tuned_weight is None else sweep_name(selection.tuned_weight)
+    maps = maps_to_json(
+        calibrations(cfg, trained, transform(rows, prep), prep.spec.target(rows), tuned)
+    )
+    store.write_json(run.calibration, maps)
+    logger = run_logger("imbalance.selection.calibration")
+    for name in selection.variants:
+        if name in maps:
+            logger.info("%s: %s calibration on %d validation rows", name,
+                        maps[name]["method"], maps[name]["rows"])  # fmt: skip
+    return maps
 
 
 @task(name="fit_references")

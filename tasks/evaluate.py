@@ -10,6 +10,7 @@ from imbalance.config import RetrainConfig
 from imbalance.data import DataSpec
 from imbalance.model.scoring import LABEL
 from imbalance.model.training import TrainedVariant
+from imbalance.selection.calibration import Calibration, calibration_metrics
 from imbalance.selection.metrics import METRICS, predictions_schema, variant_metrics
 from imbalance.selection.records import Selection
 from imbalance.selection.references import References, compare_with_chosen
@@ -24,6 +25,7 @@ def evaluate_variants(
     spec: DataSpec,
     selection: Selection,
     references: References | None = None,
+    calibration: dict[str, dict] | None = None,
 ) -> dict:
     """Write predictions.parquet and metrics.json for the trained variants; return the metrics.
 
@@ -34,8 +36,13 @@ def evaluate_variants(
     `references` (the reference models' test metrics and scores) become
     metrics["reference"], each with the paired bootstrap of the chosen variant against it
     on the test rows (`against_chosen`): reported only, never used to choose.
+    `calibration`: each variant's map (JSON); its probabilities' Brier score and log loss
+    on the test part sit beside the raw score's Brier and the constant predictor's (the
+    training part's positive rate).
     """
     y_true = spec.target(store.read_parquet(run.test, columns=[spec.label]))
+    prevalence = float(spec.target(store.read_parquet(run.train, columns=[spec.label])).mean())
+    maps = {k: Calibration.from_json(v) for k, v in (calibration or {}).items()}
     predictions = pd.DataFrame({LABEL: y_true})
     results = {}
     for item in trained:
@@ -53,6 +60,9 @@ def evaluate_variants(
             "final_loss": item.losses[-1],
             "epochs": item.epochs,
         }
+        results[item.name] |= calibration_metrics(
+            y_true, scores, maps.get(item.name), prevalence
+        ) | {"calibration": None if item.name not in maps else maps[item.name].method}
     names = [t.name for t in trained]
     thresholds = {name: results[name]["threshold"] for name in names}
     store.write_parquet(
@@ -77,6 +87,7 @@ def evaluate_variants(
         "tuned_weight": selection.tuned_weight,
         "variants": results,
         "reference": reference,
+        "train_prevalence": prevalence,
     }
     store.write_json(run.metrics, metrics)
     return metrics

@@ -7,6 +7,7 @@ from prefect import task
 from imbalance import store
 from imbalance.config import RetrainConfig
 from imbalance.report.plots import png_bytes, run_figures
+from imbalance.selection.calibration import maps_from_json
 from imbalance.selection.records import Selection
 from imbalance.store import RunPaths
 
@@ -18,8 +19,14 @@ def draw_plots(
     """Write the run's charts as PNGs under plots/; return their paths relative to the run."""
     predictions = store.read_parquet(run.predictions)
     losses = {v: store.read_json(run.history(v))["loss"] for v in metrics["variants"]}
+    # The reliability diagram: each variant's calibrated probabilities (calibration.json).
+    maps = maps_from_json(store.read_json(run.calibration)) if run.calibration.exists() else {}
+    probabilities = {
+        v: maps[v].apply(predictions[v].to_numpy()) for v in metrics["variants"] if v in maps
+    }
     written = []
-    for name, figure in run_figures(predictions, losses, metrics, selection).items():
+    figures = run_figures(predictions, losses, metrics, selection, probabilities)
+    for name, figure in figures.items():
         path = store.write_bytes(run.plot(name), png_bytes(figure))
         written.append(path.relative_to(run.root).as_posix())
     return written

@@ -91,12 +91,14 @@ def save_variant(
     trained: TrainedMember,
     prep: Preprocessing,
     threshold: float | None = None,
+    calibration: dict | None = None,
 ) -> TrainedVariant:
     """Save a trained variant's model and history into the run, score the test split.
 
     The test rows are scored raw, by the saved model itself (its preprocessing layers
     included), exactly as `imbalance predict` will score new rows. The model file
-    keeps its threshold (chosen on validation), variant and run with it.
+    keeps its threshold (chosen on validation), variant and run with it, and its
+    calibration map (fitted on its blind twin's validation scores) when it has one.
     """
     model = keras_model(cfg, trained, prep)
     metadata = {
@@ -107,6 +109,8 @@ def save_variant(
         "class_weight": trained.class_weight,
         "label": {"column": prep.spec.label, "positive": prep.spec.positive},
     }
+    if calibration is not None:
+        metadata["calibration"] = calibration
     store.save_model(run.model(trained.name), model, metadata)
     store.write_json(run.history(trained.name), {"variant": trained.name, "loss": trained.losses})
     scores = pd.DataFrame({"score": score(model, store.read_parquet(run.test), prep.spec)})

@@ -166,6 +166,30 @@ def track_figure(entries: Sequence[GateScore]) -> Figure:
     return figure
 
 
+def reliability_figure(
+    y_true: np.ndarray, probabilities: dict[str, np.ndarray], prevalence: float | None = None
+) -> Figure:
+    """Return the reliability diagram of each variant's calibrated probabilities.
+
+    Bins of equal row counts (quantiles: the scores crowd at one end), mean predicted
+    probability against the observed positive rate; on the diagonal is calibrated.
+    """
+    from sklearn.calibration import calibration_curve
+
+    figure = _figure()
+    ax = figure.subplots()
+    ax.plot([0, 1], [0, 1], linestyle=":", color="grey", label="perfectly calibrated")
+    for name, p in probabilities.items():
+        observed, predicted = calibration_curve(y_true, p, n_bins=10, strategy="quantile")
+        ax.plot(predicted, observed, marker="o", label=name)
+    if prevalence is not None:
+        ax.axhline(prevalence, color="grey", linewidth=0.8, label=f"prevalence {prevalence:.3g}")
+    ax.set(xlabel="mean calibrated probability (bin)", ylabel="observed positive rate",
+           title="Reliability on the test part")  # fmt: skip
+    ax.legend()
+    return figure
+
+
 def png_bytes(figure: Figure) -> bytes:
     """Return the figure rendered as PNG."""
     buffer = io.BytesIO()
@@ -174,9 +198,14 @@ def png_bytes(figure: Figure) -> bytes:
 
 
 def run_figures(
-    predictions, losses: dict[str, list[float]], metrics: dict, selection: Selection | None = None
+    predictions,
+    losses: dict[str, list[float]],
+    metrics: dict,
+    selection: Selection | None = None,
+    probabilities: dict[str, np.ndarray] | None = None,
 ) -> dict[str, Figure]:
-    """Return every chart of a run by file name: roc, pr, loss, confusion-<variant>, sweep."""
+    """Return every chart of a run by file name: roc, pr, loss, confusion-<variant>, sweep,
+    reliability (of the variants' calibrated `probabilities`, when given)."""
     variants = list(metrics["variants"])
     y_true = predictions[LABEL].to_numpy()
     scores = {v: predictions[v].to_numpy() for v in variants}
@@ -191,4 +220,8 @@ def run_figures(
         figures[f"confusion-{v}"] = confusion_figure(v, matrix, round(threshold, 4))
     if selection and selection.sweep:
         figures["sweep"] = sweep_figure(selection.sweep, selection.tuned_weight)
+    if probabilities and len(np.unique(y_true)) == 2:
+        figures["reliability"] = reliability_figure(
+            y_true, probabilities, metrics.get("train_prevalence")
+        )
     return figures

@@ -190,6 +190,31 @@ def reference_text(metrics: dict) -> list[str]:
     return lines
 
 
+def calibration_text(metrics: dict) -> list[str]:
+    """Return the Calibration section: each variant's Brier score and log loss on the test part."""
+    rows = {n: m for n, m in metrics["variants"].items() if m.get("brier") is not None}
+    if not rows:
+        return []
+    lines = [
+        "## Calibration",
+        "",
+        "The `probability` of `imbalance predict`: each variant's score through a calibration "
+        "map fitted on its blind twin's validation scores (rows the twin never trained on), "
+        "measured on the test part. The constant predictor says the training part's positive "
+        f"rate ({_cell(metrics.get('train_prevalence'))}) for every row; a useful probability "
+        "has a lower Brier score.",
+        "",
+        "| variant | map | Brier | Brier before calibration | constant predictor | log loss |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, m in rows.items():
+        cells = " | ".join(
+            _cell(m[c]) for c in ("brier", "brier_uncalibrated", "brier_prevalence", "log_loss")
+        )
+        lines.append(f"| {name} | {m.get('calibration')} | {cells} |")
+    return [*lines, ""]
+
+
 def choices_text(cfg: RetrainConfig, selection: Selection) -> list[str]:
     """Return the report's section on what was chosen on validation, and why."""
     configurations = selection.configurations
@@ -332,6 +357,7 @@ def render_report(
     ]
     if metrics.get("reference"):
         lines += reference_text(metrics)
+    lines += calibration_text(metrics)
     if decision is not None:
         lines += gate_text(cfg, decision)
     if nightly.get("drift"):

@@ -70,6 +70,11 @@ class RunPaths:
         """The choices made on the validation rows (imbalance.selection.choices)."""
         return self.root / "selection.json"
 
+    @property
+    def calibration(self) -> Path:
+        """Each variant's calibration map (imbalance.selection.calibration)."""
+        return self.root / "calibration.json"
+
     def model(self, variant: str) -> Path:
         return self.root / "models" / f"{variant}.keras"
 

@@ -88,6 +88,10 @@ def test_the_network_learns_what_a_logistic_regression_learns(csv_runs):
     found = {name: m["roc_auc"] for name, m in metrics.items()}
     # Fed raw, the same network stays near chance (FACTS.md: 0.37-0.67).
     assert all(auc >= expected - 0.03 for auc in found.values()), (expected, found)
+    # Calibrated on the blind twins' validation rows, each variant's probability beats
+    # the constant predictor (the training part's positive rate) on the test part.
+    for name, m in metrics.items():
+        assert m["brier"] < m["brier_prevalence"], (name, m["brier"], m["brier_prevalence"])
 
 
 def test_the_snapshot_and_manifest_record_what_was_trained_on(csv_runs, table):
@@ -142,6 +146,7 @@ def test_predict_scores_raw_rows_as_the_run_did(csv_runs, tmp_path, capsys):
     assert _predict(run, source, out, "--variant", "manual") == 0, capsys.readouterr().err
     expected = pd.read_parquet(run.predictions)["manual"].to_numpy()
     np.testing.assert_allclose(pd.read_parquet(out)["score"], expected, atol=1e-6)
+    assert list(pd.read_parquet(out).columns[-3:]) == ["score", "probability", "predicted_label"]
     # A region never seen in training is scored (as "other"), not refused.
     rows.loc[rows.index[0], "region"] = "atlantis"
     rows.to_csv(source, index=False)

@@ -18,11 +18,12 @@ from cli import main
 from flows.retrain import retrain
 from imbalance import store
 from imbalance.config import RetrainConfig
+from imbalance.selection.calibration import Calibration
 from imbalance.store import ArtifactStore, RunPaths
 from imbalance.store.records import SCHEMA_VERSION
 
 pytestmark = pytest.mark.slow
-PLOTS = {"roc", "pr", "loss", "sweep"} | {
+PLOTS = {"roc", "pr", "loss", "sweep", "reliability"} | {
     f"confusion-{v}" for v in ("baseline", "balanced", "manual", "tuned")
 }
 
@@ -132,6 +133,13 @@ def test_predict_with_the_champion_reproduces_its_test_predictions(
     expected = pd.read_parquet(first.predictions)[variant].to_numpy()
     np.testing.assert_allclose(scored["score"].to_numpy(), expected, atol=1e-6)
     assert (scored["predicted_label"] == (scored["score"] >= threshold)).all()
+    # The calibrated probability sits between the score and the label: the model's own map.
+    assert list(scored.columns[-3:]) == ["score", "probability", "predicted_label"]
+    saved = store.model_metadata(first.model(variant))["calibration"]
+    assert saved == store.read_json(first.calibration)[variant]
+    expected_p = Calibration.from_json(saved).apply(scored["score"].to_numpy())
+    np.testing.assert_allclose(scored["probability"].to_numpy(), expected_p, atol=1e-9)
+    assert scored["probability"].between(0, 1).all()
     assert store.parquet_metadata(target)["threshold"] == threshold
     assert list(scored.columns[:3]) == ["x1", "x2", "label"]  # the input's columns kept
     assert store.parquet_metadata(target)["run_id"] == first.run_id

@@ -27,6 +27,7 @@ EXPECTED_FILES = {
     "data/keys.parquet",
     "weights.json",
     "selection.json",
+    "calibration.json",
     "metrics.json",
     "report.md",
     "predictions.parquet",
@@ -36,6 +37,7 @@ EXPECTED_FILES = {
     "plots/pr.png",
     "plots/loss.png",
     "plots/sweep.png",
+    "plots/reliability.png",
     *(f"plots/confusion-{v}.png" for v in [*VARIANTS, "tuned"]),
 }
 
@@ -111,9 +113,18 @@ def test_metrics_and_report_cover_every_variant(two_runs):
             assert isinstance(m[key], float)
         assert np.array(m["confusion_matrix"]).sum() == metrics["test_rows"]
     assert metrics["variants"]["manual"]["class_weight"] == {"0": 1.0, "1": 200.0}
+    # Calibrated on the blind twins' validation rows; measured on the test part.
+    maps = store.read_json(run.calibration)
+    for name in [*VARIANTS, "tuned"]:
+        m = metrics["variants"][name]
+        assert m["calibration"] == maps[name]["method"]
+        assert 0 <= m["brier"] <= 1 and m["log_loss"] > 0
+        assert m["brier_prevalence"] > 0 and m["brier_uncalibrated"] >= 0
+    assert "## Calibration" in run.report.read_text()
     report = run.report.read_text()
     # The references are rows of the comparison, fitted on the final networks' rows.
-    assert report.count("| baseline |") == 1 and "## manual" in report
+    # Once in the comparison, once in the calibration table.
+    assert report.count("| baseline |") == 2 and "## manual" in report
     assert "| reference: logistic (baseline) |" in report
     assert "| reference: hist_gradient_boosting | balanced |" in report
     assert set(metrics["reference"]) == {*VARIANTS, "hist_gradient_boosting"}

@@ -127,3 +127,27 @@ def test_the_ui_report_carries_its_plots_inline(tmp_path):
     assert f"![roc](data:image/png;base64,{base64.b64encode(png).decode()})" in text
     assert "![pr](plots/pr.png)" in text  # a missing file stays a link, nothing invented
     assert "](plots/roc.png)" not in text
+
+
+def test_the_reliability_diagram_and_calibration_table_are_drawn_from_probabilities():
+    from imbalance.report.render import calibration_text
+    from imbalance.selection.calibration import calibration_metrics, fit_calibration
+
+    frame = _predictions()
+    y = frame["label"].to_numpy()
+    maps = {v: fit_calibration(frame[v].to_numpy(), y) for v in VARIANTS}
+    probabilities = {v: maps[v].apply(frame[v].to_numpy()) for v in VARIANTS}
+    metrics = {
+        "train_prevalence": float(y.mean()),
+        "variants": {
+            v: variant_metrics(y, frame[v].to_numpy(), 0.5)
+            | calibration_metrics(y, frame[v].to_numpy(), maps[v], float(y.mean()))
+            | {"calibration": "platt", "threshold": 0.5}
+            for v in VARIANTS
+        },
+    }
+    figures = run_figures(frame, {v: [0.5, 0.4] for v in VARIANTS}, metrics, None, probabilities)
+    assert png_bytes(figures["reliability"]).startswith(PNG_MAGIC)
+    assert "reliability" not in run_figures(frame, {v: [0.5] for v in VARIANTS}, metrics)
+    table = "\n".join(calibration_text(metrics))
+    assert table.startswith("## Calibration") and table.count("| platt |") == len(VARIANTS)
