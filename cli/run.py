@@ -16,6 +16,7 @@ from cli.errors import UserError, environment_problem
 from cli.local_server import ServerError, local_prefect_api
 from imbalance.config import RetrainConfig, describe_error, flat_places
 from imbalance.config.flat import section_model
+from imbalance.config.retrain import DATA_DEFAULTS
 from imbalance.monitoring.nightly import SKIPPED
 
 
@@ -52,7 +53,9 @@ def register(subparsers) -> None:
             )
         default = field.get_default(call_default_factory=True)
         # argparse formats help with %: a description's "95%" must be "95%%"
-        help_text = f"{section}.{name}: {field.description} (default: {json.dumps(default)})"
+        for_data = DATA_DEFAULTS.get((section, name))
+        also = "" if for_data is None else f"; with --data: {json.dumps(for_data)}"
+        help_text = f"{section}.{name}: {field.description} (default: {json.dumps(default)}{also})"
         help_text = help_text.replace("%", "%%")
         dest = f"{section}.{name}"
         if field.annotation is bool:

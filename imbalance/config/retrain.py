@@ -110,7 +110,7 @@ class RetrainConfig(BaseModel):
     def _flat_keys_into_sections(cls, values: Any) -> Any:
         if not isinstance(values, dict):
             return values
-        return sectioned(cls, _without_retired(values))
+        return _with_data_defaults(sectioned(cls, _without_retired(values)))
 
     @model_validator(mode="after")
     def _sections_agree(self) -> RetrainConfig:
@@ -163,6 +163,32 @@ def recorded_fields(recorded: dict[str, Any]) -> dict[str, Any]:
 def learned_part(recorded: dict[str, Any]) -> dict[str, Any]:
     """Return `recorded_fields(recorded)` without the fields in NOT_LEARNED_FROM."""
     return {k: v for k, v in recorded_fields(recorded).items() if k not in NOT_LEARNED_FROM}
+
+
+# Defaults for the user's own data (`source.path` given), where the tutorial's are too
+# small: measured on a 10,000-row table with 3% positives (README, "Your own data"), 16
+# hidden units with early stopping raised the chosen model's test PR AUC from 0.40/0.35
+# to 0.45/0.44 (two data seeds) against the tutorial's 2 units and 50 epochs; 32 units
+# gave the same. A field the user sets keeps the user's value; generated data keeps the
+# tutorial's settings.
+DATA_DEFAULTS: dict[tuple[str, str], Any] = {
+    ("holdout", "stratify"): True,
+    ("training", "patience"): 5,
+    ("network", "hidden_units"): 16,
+}
+
+
+def _with_data_defaults(values: dict[str, Any]) -> dict[str, Any]:
+    source = values.get("source")
+    path = source.get("path") if isinstance(source, dict) else getattr(source, "path", "")
+    if not path:
+        return values
+    values = dict(values)
+    for (section, name), default in DATA_DEFAULTS.items():
+        part = values.get(section, {})
+        if isinstance(part, dict) and name not in part:
+            values[section] = {**part, name: default}
+    return values
 
 
 # Fields that no longer exist: an old run's recorded config and an old deployment still

@@ -260,3 +260,17 @@ def test_updated_validates_again_and_names_an_unknown_section():
         cfg.updated(training={"epochs": 0})
     with pytest.raises(ValueError, match="no config section 'trainig'"):
         cfg.updated(trainig={"epochs": 4})
+
+
+def test_the_users_data_gets_defaults_for_real_tables_and_the_tutorial_keeps_its_own():
+    tutorial = RetrainConfig()
+    assert (tutorial.holdout.stratify, tutorial.training.patience) == (False, 0)
+    assert tutorial.network.hidden_units == 2
+    data = RetrainConfig.model_validate({"data": "t.csv", "label": "y"})  # flat, as a deployment
+    assert (data.holdout.stratify, data.training.patience, data.network.hidden_units) == (
+        True, 5, 16,
+    )  # fmt: skip
+    # What the user sets is kept; the values used are what the run records.
+    mine = RetrainConfig(source={"path": "t.csv"}, network={"hidden_units": 4})
+    assert (mine.network.hidden_units, mine.training.patience) == (4, 5)
+    assert RetrainConfig.model_validate(mine.model_dump()) == mine
