@@ -378,14 +378,19 @@ def test_nightly_runs_train_on_their_window_report_drift_skip_and_prune(
     run_dir = artifacts / "runs" / third["name"]
     report = by_key[REPORT_KEY]["data"]
     assert report == report_with_inline_plots(RunPaths(run_dir))
-    # roc, pr, loss, a confusion matrix per variant (no sweep here) and the champion's
-    # track record (the third night scored the champion on its gate rows)
-    assert report.count("](data:image/png;base64,") == 7 and "](plots/" not in report
+    # roc, pr, loss, a confusion matrix per variant (no sweep here), the reliability
+    # diagram and the champion's track record (the third night scored the champion)
+    assert report.count("](data:image/png;base64,") == 8 and "](plots/" not in report
     assert "![track](data:image/png;base64," in report
     assert latest_report["data"] == report  # the skipped night published no report
     rows = by_key[METRICS_KEY]["data"]
     rows = json.loads(rows) if isinstance(rows, str) else rows
-    assert [row["variant"] for row in rows] == VARIANTS
+    # The variants, then the reference models (a logistic regression per variant's
+    # weights and the gradient-boosted one), as in the report's table.
+    references = [f"reference: logistic ({v})" for v in VARIANTS]
+    assert [row["variant"] for row in rows] == [
+        *VARIANTS, *references, "reference: hist_gradient_boosting"
+    ]
     assert all(list(row) == TABLE_COLUMNS for row in rows)
     test_rows = three["counts"]["test_rows"]
     assert all(row["tn"] + row["fp"] + row["fn"] + row["tp"] == test_rows for row in rows)
