@@ -53,7 +53,7 @@ from imbalance.data.generator import features_and_labels, make_dataset  # noqa: 
 from imbalance.data.split import in_gate, keys_digest, row_keys  # noqa: E402
 from imbalance.selection.bootstrap import paired_bootstrap  # noqa: E402
 from imbalance.selection.champion import decide  # noqa: E402
-from imbalance.selection.records import Candidate, Incumbent  # noqa: E402
+from imbalance.selection.decision import Candidate, Incumbent  # noqa: E402
 from imbalance.selection.weights import balanced_class_weights  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
@@ -84,7 +84,9 @@ def parse_sizes(text: str) -> list[tuple[int, float | None]]:
     return sizes
 
 
-def trial(t: int, rows: int, share: float | None, truth_rows: int, programs) -> dict:
+def trial(
+    t: int, rows: int, share: float | None, truth_rows: int, programs, hidden_units: int = 0
+) -> dict:
     """Train the four models of one trial and decide every scenario by the project's rule."""
     from sklearn.metrics import average_precision_score, roc_auc_score
 
@@ -95,7 +97,8 @@ def trial(t: int, rows: int, share: float | None, truth_rows: int, programs) -> 
     generator = {"n_samples": rows + truth_rows, "seed": 1000 + t}
     if share is not None:
         generator["minority_fraction"] = share
-    cfg = RetrainConfig(generator=generator)
+    network = {"hidden_units": hidden_units} if hidden_units else {}
+    cfg = RetrainConfig(generator=generator, network=network)
     gate_cfg, metric = cfg.gate, cfg.selection.metric
     # One draw of the generator, split at random: the run's table, and a large sample of
     # the same distribution that measures each model's true metric.
@@ -238,7 +241,9 @@ def tables(report: dict, cfg: RetrainConfig) -> str:
         f"gate share {g.share:g}, min_improvement {g.min_improvement:g}, margin {g.margin:g}, "
         f"min_positives {g.min_positives}; {RESAMPLES} resamples)",
         "",
-        "Candidate's as_of a day after the champion's; newer data = other training rows.",
+        "Candidate's as_of a day after the champion's; newer data = other training rows. "
+        f"Network: {report.get('hidden_units', 2)} hidden units per layer, "
+        f"{cfg.training.epochs} epochs.",
         "",
         "| scenario | candidate vs champion |",
         "|---|---|",
@@ -329,6 +334,12 @@ def main() -> None:
         "--out", default=str(RESULTS / "bench_gate.json"), help="JSON path (.md beside it)"
     )
     parser.add_argument("--render", help="only write the tables of this JSON (no training)")
+    parser.add_argument(
+        "--hidden-units",
+        type=int,
+        default=0,
+        help="units of the network's hidden layers (0: the config's default, the tutorial's 2)",
+    )
     args = parser.parse_args()
     cfg = RetrainConfig()
     if args.render:
@@ -345,7 +356,7 @@ def main() -> None:
         started = time.perf_counter()
         results = []
         for t in range(args.trials):
-            r = trial(t, rows, share, args.truth_rows, programs)
+            r = trial(t, rows, share, args.truth_rows, programs, args.hidden_units)
             results.append(r)
             print(
                 f"{rows:,} trial {t}: {r['gate_positives']} positive gate rows, train "
@@ -375,6 +386,7 @@ def main() -> None:
         "resamples": RESAMPLES,
         "works_roc_auc": WORKS,
         "trials": args.trials,
+        "hidden_units": args.hidden_units or cfg.network.hidden_units,
         "truth_rows": args.truth_rows,
         "seconds": round(total, 1),
         "scenarios": {n: {"candidate": c, "champion": i} for n, (c, i, _) in SCENARIOS.items()},

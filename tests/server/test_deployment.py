@@ -389,7 +389,9 @@ def test_nightly_runs_train_on_their_window_report_drift_skip_and_prune(
     # weights and the gradient-boosted one), as in the report's table.
     references = [f"reference: logistic ({v})" for v in VARIANTS]
     assert [row["variant"] for row in rows] == [
-        *VARIANTS, *references, "reference: hist_gradient_boosting"
+        *VARIANTS,
+        *references,
+        "reference: hist_gradient_boosting",
     ]
     assert all(list(row) == TABLE_COLUMNS for row in rows)
     test_rows = three["counts"]["test_rows"]
