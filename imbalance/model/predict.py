@@ -22,6 +22,18 @@ from imbalance.model.tf import load_keras
 SCORE_BUDGET_BYTES = 64 * 2**20
 
 
+_COMPILED: list = []  # one tf.function for the process: its traces (one per shape) are kept
+
+
+def _compiled_scores(tf):
+    """Return the compiled scoring function, made once: a run scores the same members on
+    the same rows more than once (choices, calibration), and a new tf.function would
+    compile them again (~1 s)."""
+    if not _COMPILED:
+        _COMPILED.append(tf.function(definition.scores, jit_compile=True, autograph=False))
+    return _COMPILED[0]
+
+
 def score_members(weights: Sequence[Sequence[np.ndarray]], x: np.ndarray) -> np.ndarray:
     """Return the (members, rows) float32 class-1 scores of each member on the rows `x`.
 
@@ -51,7 +63,7 @@ def score_members(weights: Sequence[Sequence[np.ndarray]], x: np.ndarray) -> np.
         4 * stack * sum(o + (i * o if i * o <= definition.SMALL_LAYER else 0) for i, o in kernels)
     )
     block = max(1, min(n_rows, SCORE_BUDGET_BYTES // per_row))
-    score_block = tf.function(definition.scores, jit_compile=True, autograph=False)
+    score_block = _compiled_scores(tf)
     out = np.empty((n_rows, stack), np.float32)
     for start in range(0, n_rows, block):
         part = rows[start : start + block]

@@ -160,13 +160,14 @@ def twin_validation_scores(
     """Return each configuration's `training.seed` blind twin's scores of the validation rows."""
     from imbalance.model.predict import score_members
 
-    twins = [
-        t
-        for t in trained
-        if t.member is not None and t.member.blind and t.member.seed == cfg.training.seed
-    ]
-    scores = score_members([t.weights for t in twins], x_validation)
-    return {t.member.measures: np.asarray(s) for t, s in zip(twins, scores, strict=True)}
+    # All blind members, as `choose` scores them: the same shapes reuse its compiled call.
+    blind = [t for t in trained if t.member is not None and t.member.blind]
+    scores = score_members([t.weights for t in blind], x_validation)
+    return {
+        t.member.measures: np.asarray(s)
+        for t, s in zip(blind, scores, strict=True)
+        if t.member.seed == cfg.training.seed
+    }
 
 
 def calibrations(
