@@ -11,9 +11,10 @@ from imbalance.selection.decision import Decision
 from imbalance.selection.records import Selection
 
 TABLE_COLUMNS = ["precision", "recall", "f1", "roc_auc", "pr_auc", "train_seconds"]
-# train_seconds is the one training of all the run's models together (compiling
-# included), the same for every row: not a model's own time.
-HEADERS = {"train_seconds": "train s (all models)"}
+# A network's train_seconds is the one training of all the run's models together
+# (compiling included), the same on every network's row: not a model's own time; a
+# reference's is its own fit. The header says so.
+HEADERS = {"train_seconds": "train s (networks: all together)"}
 
 
 def _cell(value) -> str:
