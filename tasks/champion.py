@@ -117,7 +117,10 @@ def score_champion(cfg: RetrainConfig, run: RunPaths, spec: DataSpec) -> ScoredC
         _logger().warning("cannot score the champion %s: %s", record.holder, exc)
         return ScoredChampion(Incumbent(**{**_fields(incumbent), "error": str(exc)}))
     champion_run = artifacts.run(record.run_id)
-    facts = store.read_record(champion_run.manifest).facts
+    try:
+        facts = store.read_record(champion_run.manifest).facts
+    except StateFileError:  # its model checked out, its record does not: its data unknown
+        facts = RunFacts()  # so not "older data": the candidate must then be superior
     y = spec.target(gate)
     both = 0 < y.sum() < len(y)
     measured = variant_metrics(y, scores, threshold) if both else {}
