@@ -116,7 +116,7 @@ def scores_table(scores: list[GateScore]) -> str:
             f"{s.metric} {_score(s.champion_score)}",
             _score(s.candidate_score),
             f"{s.gate_positives if s.gate_positives is not None else '-'}",
-            ("promoted" if s.promoted else "kept") + f" ({s.rule or '-'})",
+            f"promoted ({s.rule})" if s.promoted else (s.rule or "kept"),
         ]
         for s in scores
     ]

@@ -118,7 +118,7 @@ def split_dataset(cfg: RetrainConfig, run: RunPaths, spec: DataSpec) -> tuple[Sp
     gate = frame[gated]
     train, test = split_frame(frame[~gated], cfg, spec, times)
     held = validation_rows(train, cfg, spec)
-    meta = cfg.holdout.model_dump() | {"gate_share": cfg.gate.share}
+    meta = cfg.holdout.model_dump() | {"gate_rows_share": cfg.gate.share}
     store.write_parquet(run.train, train, schema, meta | {"part": "train"})
     store.write_parquet(run.test, test, schema, meta | {"part": "test"})
     store.write_parquet(run.gate, gate, schema, meta | {"part": "gate"})
